@@ -1,0 +1,137 @@
+package exec
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/splitup/splitup/ir"
+	"github.com/splitup/splitup/kernels"
+)
+
+// Options configure a Program.
+type Options struct {
+	// Threads is the number of worker threads of the fast kernels (default 1).
+	Threads int
+	// Reference selects the scalar reference kernels (the specification).
+	Reference bool
+	// MaxRows caps the rows of one Run (default 4096).
+	MaxRows int
+}
+
+// Validate reports bad options.
+func (o Options) Validate() error {
+	if o.Threads < 0 || o.Threads > 1024 {
+		return fmt.Errorf("exec: threads %d out of range 0..1024", o.Threads)
+	}
+	if o.MaxRows < 0 {
+		return fmt.Errorf("exec: max rows %d is negative", o.MaxRows)
+	}
+	return nil
+}
+
+// ErrInput is wrapped by errors about the inputs of a Run.
+var ErrInput = errors.New("bad input")
+
+// Program is a graph bound to weights and kernels. It is safe for concurrent
+// use by several sessions only if the kernels are; use one Program per
+// goroutine or serialise Runs.
+type Program struct {
+	g       *ir.Graph
+	order   []int       // value tensors in execution order
+	lastUse []int       // per tensor: position in order of its last reader (-1: none)
+	isOut   []bool      // per tensor: read by the caller
+	wdata   [][]byte    // per weight tensor: raw data
+	wf32    [][]float32 // per f32 weight tensor: decoded values
+	k       kernels.Kernels
+	maxRows int
+}
+
+// New binds g's weights and prepares kernels. g must verify.
+func New(g *ir.Graph, w Weights, o Options) (*Program, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := g.Verify(); err != nil {
+		return nil, err
+	}
+	order, err := g.Order()
+	if err != nil {
+		return nil, err
+	}
+	p := &Program{g: g, maxRows: o.MaxRows, wdata: make([][]byte, len(g.Tensors)), wf32: make([][]float32, len(g.Tensors))}
+	if p.maxRows == 0 {
+		p.maxRows = 4096
+	}
+	if err := p.bind(w); err != nil {
+		return nil, err
+	}
+	p.plan(order)
+	if o.Reference {
+		p.k = kernels.Reference()
+	} else {
+		p.k = kernels.Fast(max(o.Threads, 1))
+	}
+	return p, nil
+}
+
+// Graph returns the program's graph.
+func (p *Program) Graph() *ir.Graph { return p.g }
+
+// Close stops the kernels' worker threads.
+func (p *Program) Close() error {
+	if c, ok := p.k.(interface{ Close() }); ok {
+		c.Close()
+	}
+	return nil
+}
+
+func (p *Program) bind(w Weights) error {
+	for _, i := range p.g.OfKind(ir.KindWeight) {
+		t := &p.g.Tensors[i]
+		wt, ok := w.Weight(t.Name)
+		if !ok {
+			return fmt.Errorf("exec: weight %q (%v %v) is missing", t.Name, t.DType, t.Shape)
+		}
+		if wt.DType != t.DType || !wt.Shape.Equal(t.Shape) {
+			return fmt.Errorf("exec: weight %q is %v %v, graph wants %v %v", t.Name, wt.DType, wt.Shape, t.DType, t.Shape)
+		}
+		if int64(len(wt.Data)) != p.g.Bytes(i) {
+			return fmt.Errorf("exec: weight %q has %d bytes, %v %v needs %d", t.Name, len(wt.Data), t.DType, t.Shape, p.g.Bytes(i))
+		}
+		p.wdata[i] = wt.Data
+		if t.DType == ir.F32 {
+			f := make([]float32, len(wt.Data)/4)
+			for j := range f {
+				f[j] = math.Float32frombits(binary.LittleEndian.Uint32(wt.Data[4*j:]))
+			}
+			p.wf32[i] = f
+		}
+	}
+	return nil
+}
+
+// plan computes the execution order of values and the last reader of every
+// tensor, so buffers can be recycled.
+func (p *Program) plan(order []int) {
+	n := len(p.g.Tensors)
+	p.lastUse = make([]int, n)
+	p.isOut = make([]bool, n)
+	for i := range p.lastUse {
+		p.lastUse[i] = -1
+	}
+	for _, i := range order {
+		if p.g.Tensors[i].Kind == ir.KindValue {
+			p.order = append(p.order, i)
+		}
+	}
+	for step, i := range p.order {
+		for _, a := range p.g.Tensors[i].Args {
+			p.lastUse[a] = step
+		}
+	}
+	for _, o := range p.g.Outputs {
+		p.isOut[o.Tensor] = true
+	}
+}
