@@ -87,27 +87,18 @@ func I32s(v ...int32) Tensor {
 	return Tensor{DType: ir.I32, Shape: ir.Shape{len(v)}, I32: append([]int32(nil), v...)}
 }
 
-// Weight is one weight's data in the storage layout of its dtype.
-type Weight struct {
-	// DType is the storage type.
-	DType ir.DType
-	// Shape is the full shape.
-	Shape ir.Shape
-	// Data is the little-endian (or GGUF block) data.
-	Data []byte
-}
-
-// Weights binds weight names to data.
+// Weights binds weight names to data: an ir.Frame per weight, in the
+// storage layout of its dtype.
 type Weights interface {
 	// Weight returns the named weight, or ok=false when there is none.
-	Weight(name string) (w Weight, ok bool)
+	Weight(name string) (w *ir.Frame, ok bool)
 }
 
 // WeightMap is a Weights backed by a map.
-type WeightMap map[string]Weight
+type WeightMap map[string]*ir.Frame
 
 // Weight implements Weights.
-func (m WeightMap) Weight(name string) (Weight, bool) {
+func (m WeightMap) Weight(name string) (*ir.Frame, bool) {
 	w, ok := m[name]
 	return w, ok
 }
