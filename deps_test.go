@@ -23,11 +23,12 @@ var allowed = map[string][]string{
 	"partition": {"ir"},
 	"contract":  {"ir"},
 	"sim":       {"contract"},
+	"sample":    {},
 	"chain":     {"contract", "ir"},
 	"p2p":       {"ir"},
 	"wire":      {"ir"},
-	"node":      {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire"},
-	"gateway":   {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire"},
+	"node":      {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire", "sample"},
+	"gateway":   {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire", "sample"},
 }
 
 func layerOf(pkg string) string {
