@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -129,7 +130,10 @@ func (r Result) Loses() bool { return r.ProfitHigh < 0 }
 
 // Run simulates cfg.Trials independent marketplaces and returns what the
 // cheaters gained. It returns ErrNoCheats if nobody ever cheated.
-func Run(cfg Config) (Result, error) {
+func Run(cfg Config) (Result, error) { return RunContext(context.Background(), cfg) }
+
+// RunContext is Run that stops between trials, with ctx's error, once ctx is done.
+func RunContext(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -142,6 +146,9 @@ func Run(cfg Config) (Result, error) {
 	cheats := make([]float64, cfg.Trials)
 	assigned := make([]float64, cfg.Trials)
 	for i := range cfg.Trials {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
 		t := runTrial(cfg, i)
 		gain[i], cheats[i], assigned[i] = t.gain, float64(t.cheats), float64(t.cheaterTasks)
 		res.Tasks += t.tasks
@@ -164,17 +171,19 @@ func Run(cfg Config) (Result, error) {
 // Sweep is a series of simulations that vary one parameter.
 type Sweep struct {
 	// Param is the parameter varied; Base holds the others.
-	Param Param  `json:"param"`
-	Base  Params `json:"base"`
-	// Critical is the value of Param at which E = 0 (Base.Critical(Param)).
-	Critical float64 `json:"critical"`
+	Param Param
+	Base  Params
+	// Critical is the value of Param at which E = 0 (Base.Critical(Param));
+	// it may be ±Inf.
+	Critical float64
 	// Points holds one Result per value, in the order given.
-	Points []Result `json:"points"`
+	Points []Result
 }
 
 // RunSweep runs cfg once for each value of parameter q, all with the same
-// seed (common random numbers, which keep the curve smooth).
-func RunSweep(cfg Config, q Param, values []float64) (Sweep, error) {
+// seed (common random numbers, which keep the curve smooth). It stops with
+// ctx's error once ctx is done.
+func RunSweep(ctx context.Context, cfg Config, q Param, values []float64) (Sweep, error) {
 	if _, err := ParseParam(string(q)); err != nil {
 		return Sweep{}, err
 	}
@@ -182,8 +191,11 @@ func RunSweep(cfg Config, q Param, values []float64) (Sweep, error) {
 	for _, v := range values {
 		c := cfg
 		c.Params = cfg.With(q, v)
-		r, err := Run(c)
+		r, err := RunContext(ctx, c)
 		if err != nil {
+			if ctx.Err() != nil {
+				return sw, err
+			}
 			return sw, fmt.Errorf("%s = %g: %w", q, v, err)
 		}
 		sw.Points = append(sw.Points, r)
