@@ -83,7 +83,6 @@ func TestFromCompletionErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.name == "prompt not utf8" { // encoding/json would replace the byte
-
 				r.Prompt = PromptValue{Texts: []string{"\xff"}, Set: true}
 			}
 			_, err := FromCompletion(r, lim)
