@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 )
 
 // Plot geometry in SVG user units (pixels).
@@ -112,9 +113,13 @@ func (p *plotter) frame() {
 			fixed += fmt.Sprintf("%s = %s, ", q.name(), trim(b.Get(q)))
 		}
 	}
+	colluders := fmt.Sprintf(", %d colluders", first.Colluders)
+	if sw.Param == ParamCollusion {
+		colluders = ""
+	}
 	p.text(svgW/2, 46, `text-anchor="middle" fill="#444"`,
-		fmt.Sprintf("%smoney in units of C; %d trials × %d executions × %d tasks, %d nodes (%d cheaters, %d colluders), seed %d",
-			fixed, first.Trials, first.Executions, first.TasksPerExecution, first.Nodes, first.Cheaters, first.Colluders, first.Seed))
+		fmt.Sprintf("%smoney in units of C; %d trials × %d executions × %d tasks, %d nodes (%d cheaters%s), seed %d",
+			fixed, first.Trials, first.Executions, first.TasksPerExecution, first.Nodes, first.Cheaters, colluders, first.Seed))
 	for _, x := range ticks(p.x0, p.x1) {
 		X := p.px(x)
 		p.printf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`+"\n", X, plotT, X, plotB, colGrid)
@@ -151,6 +156,11 @@ func (p *plotter) regions() {
 		p.text((p.px(lo)+p.px(hi))/2, plotT+16, `text-anchor="middle" fill="#8c2d04"`, "cheating pays")
 	}
 	p.printf(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="black" stroke-width="1.2"/>`+"\n", plotL, zero, plotR, zero)
+	if b := p.sw.Base.Get(p.sw.Param); b >= p.x0 && b <= p.x1 {
+		X := p.px(b)
+		p.printf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#777" stroke-width="1" stroke-dasharray="2 3"/>`+"\n", X, plotT, X, plotB)
+		p.text(X+4, plotT+32, `fill="#555"`, fmt.Sprintf("given %s = %s", p.sw.Param.name(), trim(b)))
+	}
 	if crit >= p.x0 && crit <= p.x1 {
 		X := p.px(crit)
 		p.printf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-width="2" stroke-dasharray="6 4"/>`+"\n",
@@ -243,10 +253,11 @@ func tickStep(lo, hi float64) float64 {
 	return 10 * mag
 }
 
-// tickLabel formats v with as many decimals as the tick step needs.
+// tickLabel formats v with as many decimals as the tick step needs, with a
+// typographic minus sign.
 func tickLabel(v, lo, hi float64) string {
 	d := max(0, -int(math.Floor(math.Log10(tickStep(lo, hi))+1e-9)))
-	return fmt.Sprintf("%.*f", d, v)
+	return strings.Replace(fmt.Sprintf("%.*f", d, v), "-", "−", 1)
 }
 
 // trim formats v briefly (0.08, 10, 0.1).
