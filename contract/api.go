@@ -158,7 +158,15 @@ func (s *State) EndBlock() []Event { return s.endBlock() }
 // Query answers read-only JSON queries. Paths: "params", "supply", "nodes",
 // "node/<addr>", "models", "model/<id>", "executions", "execution/<id>",
 // "account/<addr>". data is unused. Errors wrap ErrNotFound or ErrBadQuery.
+// The answers are the *Info types of query.go.
 func (s *State) Query(path string, data []byte) ([]byte, error) { return s.query(path) }
+
+// Supply is the total of all balances (the pool included), stakes, unbonding
+// stake and escrows. It never changes after genesis.
+func (s *State) Supply() uint64 {
+	v, _ := s.supply()
+	return v
+}
 
 // Tx is a signed transaction. Build one with NewTx, sign it with Sign,
 // and encode it with EncodeTx.
@@ -208,19 +216,19 @@ type Transfer struct {
 
 // TensorSpec is a tensor interface of a task or model.
 type TensorSpec struct {
-	Name  string
-	Shape []int64 // dims ≥ 1, or -1 for a dynamic dim
-	DType string  // "f32", "f16", "bf16", "q8_0", "q4_0", "i32"
+	Name  string  `json:"name"`
+	Shape []int64 `json:"shape"` // dims ≥ 1, or -1 for a dynamic dim
+	DType string  `json:"dtype"` // "f32", "f16", "bf16", "q8_0", "q4_0", "i32"
 }
 
 // TaskSpec is one task of a model: a subgraph that fits one node.
 type TaskSpec struct {
-	Name         string
-	Inputs       []TensorSpec
-	Outputs      []TensorSpec
-	VRAMBytes    uint64 // weights + KV cache + peak activations
-	ComputeUnits uint64 // per decoding step; sets price and deadline
-	Shards       []Hash // SHA-256 of the task's weight shards
+	Name         string       `json:"name"`
+	Inputs       []TensorSpec `json:"inputs"`
+	Outputs      []TensorSpec `json:"outputs"`
+	VRAMBytes    uint64       `json:"vram_bytes"`    // weights + KV cache + peak activations
+	ComputeUnits uint64       `json:"compute_units"` // per decoding step; sets price and deadline
+	Shards       []Hash       `json:"shards"`        // SHA-256 of the task's weight shards
 }
 
 // RegisterModel registers an immutable model. Its id is the SHA-256 of the
@@ -255,8 +263,8 @@ type Unstake struct{ Amount uint64 }
 
 // TaskRef names one task of one model.
 type TaskRef struct {
-	Model Hash
-	Task  uint32 // index into the model's Tasks
+	Model Hash   `json:"model"`
+	Task  uint32 `json:"task"` // index into the model's Tasks
 }
 
 // Specialize replaces the signer node's task set. The summed VRAM of the tasks
@@ -281,8 +289,8 @@ type CancelExecution struct{ Exec uint64 }
 
 // TensorRoot is the Merkle root of one named tensor's recorded frames over all steps.
 type TensorRoot struct {
-	Name string
-	Root Hash
+	Name string `json:"name"`
+	Root Hash   `json:"root"`
 }
 
 // CommitResult is the assigned node's commitment for a task: one root per

@@ -22,7 +22,7 @@ type st struct {
 	models      map[Hash]*model
 	execs       map[uint64]*execution
 	nextExec    uint64
-	inBlock     bool
+	active      []uint64 // ids of executions not yet settled, ascending (derived)
 	sigCache    sigCache
 }
 

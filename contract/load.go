@@ -1,0 +1,107 @@
+package contract
+
+import (
+	"fmt"
+	"slices"
+)
+
+// checkLoaded validates the semantics of a decoded snapshot and rebuilds
+// the derived fields, so that no later call can panic on it.
+func (s *st) checkLoaded() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: snapshot: %s", ErrDecode, fmt.Sprintf(format, args...))
+	}
+	if s.chainID == "" || s.header.ChainID != s.chainID || s.header.Height != s.height || s.height < 0 {
+		return bad("chain id or height inconsistent")
+	}
+	if err := s.params.Validate(); err != nil {
+		return bad("params: %v", err)
+	}
+	if _, fits := s.supply(); !fits {
+		return bad("total supply overflows")
+	}
+	for _, id := range sortedKeys(s.models, cmpHash) {
+		m := s.models[id]
+		g, reason := validateModel(&m.Spec)
+		if reason != "" || modelID(&m.Spec) != id {
+			return bad("model %s invalid", id)
+		}
+		m.dag = g
+	}
+	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+		if !slices.IsSortedFunc(s.nodes[a].Tasks, cmpTaskRef) {
+			return bad("node %s tasks unsorted", a)
+		}
+	}
+	s.active = nil
+	for _, id := range sortedKeys(s.execs, cmpU64) {
+		if err := s.checkExec(s.execs[id]); err != "" {
+			return bad("execution %d: %s", id, err)
+		}
+		if s.execs[id].State != execSettled {
+			s.active = append(s.active, id)
+		}
+	}
+	return nil
+}
+
+func (s *st) checkExec(x *execution) string {
+	m := s.models[x.Model]
+	switch {
+	case x.ID == 0 || x.ID >= s.nextExec:
+		return "id out of range"
+	case m == nil || len(x.Tasks) != len(m.Spec.Tasks):
+		return "model missing or task count differs"
+	case x.State < execRunning || x.State > execSettled || x.MaxTokens == 0:
+		return "bad state"
+	case !slices.IsSortedFunc(x.Blacklist, cmpAddr):
+		return "blacklist unsorted"
+	}
+	var owed uint64
+	for i := range x.Tasks {
+		t := &x.Tasks[i]
+		if t.State != taskSettled && t.State != taskCancelled {
+			sur, _ := s.surcharge(t.Price)
+			owed += t.Price + sur // < 2^64 per task by the request check; sum bounded by maxList tasks
+		}
+		if t.State < taskPending || t.State > taskSettled || t.Verify.State > vDone || t.Commit.Steps > x.MaxTokens {
+			return fmt.Sprintf("task %d: bad state", i)
+		}
+		if t.hasCommit() && (sameNames(t.Commit.Inputs, m.Spec.Tasks[i].Inputs) != "" || sameNames(t.Commit.Outputs, m.Spec.Tasks[i].Outputs) != "") {
+			return fmt.Sprintf("task %d: commitment does not match the task", i)
+		}
+		if t.Commit.Payment > t.Price || t.Attempt > maxAttemptCap {
+			return fmt.Sprintf("task %d: payment or attempts out of range", i)
+		}
+	}
+	if x.Escrow < owed {
+		return "escrow below what its tasks may still be paid"
+	}
+	return ""
+}
+
+// supply is the total of balances, stakes, unbonding stake and escrows, and
+// whether it fits in uint64.
+func (s *st) supply() (uint64, bool) {
+	var total uint64
+	fits := true
+	addTo := func(v uint64) {
+		var okAdd bool
+		total, okAdd = add(total, v)
+		fits = fits && okAdd
+	}
+	for _, a := range sortedKeys(s.accounts, cmpAddr) {
+		addTo(s.accounts[a].Balance)
+	}
+	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+		n := s.nodes[a]
+		addTo(n.Stake)
+		for _, u := range n.Unbonding {
+			addTo(u.Amount)
+		}
+	}
+	for _, id := range sortedKeys(s.execs, cmpU64) {
+		addTo(s.execs[id].Escrow)
+	}
+	return total, fits
+}
