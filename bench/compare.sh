@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Compares SplitUp's CPU engine with llama.cpp (C API, prebuilt from npm) on
+# the same GGUF files, interleaved in one run, and prints ratios.
+#
+# usage: bench/compare.sh [WORK_DIR]   (default ../lcpp-bench beside the checkout)
+#   THREADS (2) N_PROMPT (128) N_GEN (128) REPS (3) ROUNDS (2) MODELS ("260k 110m tinyllama-q8")
+# Needs ../shared/bench (the llama.cpp harness and stream.c) and, for the
+# first run, the npm registry. Models are written into WORK_DIR, never the repo.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+shared=$root/../shared
+work=${1:-$root/../lcpp-bench}
+THREADS=${THREADS:-2} N_PROMPT=${N_PROMPT:-128} N_GEN=${N_GEN:-128} REPS=${REPS:-3} ROUNDS=${ROUNDS:-2}
+MODELS=${MODELS:-"260k 110m tinyllama-q8"}
+mkdir -p "$work"
+bins=$work/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+
+setup_llamacpp() {
+  [ -x "$work/llamacpp_tp_bench" ] && return
+  (cd "$work" && [ -f package.json ] || npm init -y >/dev/null
+   NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=optional --no-audit --no-fund \
+     node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64@3.22.1 >/dev/null)
+  mkdir -p "$work/inc" "$work/lcpp"
+  git -C "$work/lcpp" init -q
+  git -C "$work/lcpp" fetch -q "$work/node_modules/node-llama-cpp/llama/gitRelease.bundle" HEAD
+  for f in include/llama.h ggml/include/ggml.h ggml/include/ggml-backend.h ggml/include/ggml-cpu.h \
+           ggml/include/ggml-alloc.h ggml/include/ggml-opt.h ggml/include/gguf.h; do
+    git -C "$work/lcpp" show "FETCH_HEAD:$f" > "$work/inc/$(basename "$f")"
+  done
+  gcc -O2 -o "$work/llamacpp_tp_bench" "$shared/bench/llamacpp_tp_bench.c" -I"$work/inc" -L"$bins" \
+      -l:libllama.v0.5.0.so -l:libggml.v0.5.0.so -l:libggml-base.so -Wl,-rpath,"$bins"
+}
+
+setup_models() {
+  (cd "$root" && go build -o "$work/splitup" ./cmd/splitup && go build -o "$work/engine" ./bench/engine)
+  [ -x "$work/stream" ] || gcc -O3 -march=native -fopenmp -o "$work/stream" "$shared/bench/stream.c"
+  for m in $MODELS; do
+    f=$work/$m.gguf
+    [ -f "$f" ] && continue
+    case $m in
+      260k) "$work/splitup" convert --in "$shared/models/stories260K.bin" --tokenizer "$shared/models/tok512.bin" --out "$f" ;;
+      110m) "$work/splitup" synth --out "$f" --dim 768 --hidden 2048 --layers 12 --heads 12 --vocab 32000 --context 1024 --dtype f32 --seed 1 ;;
+      tinyllama-q8) "$work/splitup" synth --out "$f" --dim 2048 --hidden 5632 --layers 22 --heads 32 --kv-heads 4 --vocab 32000 --context 1024 --dtype q8_0 --seed 1 ;;
+      *) echo "unknown model $m" >&2; exit 2 ;;
+    esac
+  done
+}
+
+bandwidth() { OMP_NUM_THREADS=$THREADS "$work/stream" 1024 5 2>/dev/null | sed -n 's/.*"read_gbs":\([0-9.]*\).*/\1/p'; }
+field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+
+setup_llamacpp
+setup_models
+printf '%-14s %5s %10s %10s %10s %10s %8s %8s %8s %8s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw%
+for round in $(seq "$ROUNDS"); do
+  for m in $MODELS; do
+    f=$work/$m.gguf
+    bw=$(bandwidth)
+    ours=$("$work/engine" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS")
+    lc=$(GGML_BACKEND_DIR="$bins" "$work/llamacpp_tp_bench" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS" 2>/dev/null)
+    od=$(echo "$ours" | field decode_tps_median); op=$(echo "$ours" | field prefill_tps_median)
+    ld=$(echo "$lc" | field decode_tps_median); lp=$(echo "$lc" | field prefill_tps_median)
+    bytes=$(echo "$ours" | field model_bytes)
+    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v bw="$bw" -v by="$bytes" 'BEGIN {
+      bound = (bw * 1e9) / by
+      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %8.1f %7.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, bw, 100*od/bound }'
+  done
+done
