@@ -193,7 +193,8 @@ func RunSweep(ctx context.Context, cfg Config, q Param, values []float64) (Sweep
 		c.Params = cfg.With(q, v)
 		r, err := RunContext(ctx, c)
 		if err != nil {
-			if ctx.Err() != nil {
+			var fe *FieldError
+			if ctx.Err() != nil || errors.As(err, &fe) {
 				return sw, err
 			}
 			return sw, fmt.Errorf("%s = %g: %w", q, v, err)
