@@ -53,10 +53,10 @@ func TestF16Known(t *testing.T) {
 		f float32
 		h uint16
 	}{
-		{65520, 0x7c00},                 // halfway to 2^16 rounds to even: Inf
-		{65519.996, 0x7bff},             // just below the halfway point
-		{1 + 1.0/2048, 0x3c00},          // tie to even (down)
-		{1 + 3.0/2048, 0x3c02},          // tie to even (up)
+		{65520, 0x7c00},                  // halfway to 2^16 rounds to even: Inf
+		{65519.996, 0x7bff},              // just below the halfway point
+		{1 + 1.0/2048, 0x3c00},           // tie to even (down)
+		{1 + 3.0/2048, 0x3c02},           // tie to even (up)
 		{2.9802322387695312e-08, 0x0000}, // 2^-25: tie between 0 and the smallest subnormal
 		{2.9802326e-08, 0x0001},          // just above 2^-25
 		{8.940696716308594e-08, 0x0002},  // 1.5 * 2^-24: tie to even (up)

@@ -1,0 +1,194 @@
+package kernels
+
+import (
+	"github.com/splitup/splitup/ir"
+)
+
+// FastKernels is the multi-threaded SIMD implementation returned by [Fast].
+// It is safe for concurrent use. Close stops its workers.
+type FastKernels struct {
+	pool *pool
+	simd bool // use the assembly block kernels
+}
+
+var _ Kernels = (*FastKernels)(nil)
+
+// Fast returns kernels that run on a persistent pool of threads goroutines
+// (the caller counts as one; threads < 1 means 1) and use AVX2 assembly when
+// the CPU has it. Their results are bit-identical to [Reference] for every
+// thread count. Call Close when done to stop the workers.
+func Fast(threads int) *FastKernels {
+	if threads < 1 {
+		threads = 1
+	}
+	return &FastKernels{pool: newPool(threads), simd: haveSIMD}
+}
+
+// Close stops the worker goroutines. Later calls still work, on the calling
+// goroutine only. It always returns nil.
+func (f *FastKernels) Close() error {
+	f.pool.close()
+	return nil
+}
+
+// Threads returns the number of threads f computes with.
+func (f *FastKernels) Threads() int { return f.pool.threads }
+
+// SIMD reports whether f uses the assembly kernels.
+func (f *FastKernels) SIMD() bool { return f.simd }
+
+// Embed implements [Kernels].
+func (f *FastKernels) Embed(out []float32, table []byte, dt ir.DType, rows, d int, ids []int32) error {
+	if err := checkEmbed(out, table, dt, rows, d, ids); err != nil {
+		return err
+	}
+	embed(out, table, dt, d, ids)
+	return nil
+}
+
+// RMSNorm implements [Kernels].
+func (f *FastKernels) RMSNorm(out, x []float32, n, d int, w []float32, eps float32) {
+	mustLen("RMSNorm x", len(x), n*d)
+	mustLen("RMSNorm out", len(out), n*d)
+	mustLen("RMSNorm w", len(w), d)
+	f.pool.run(n, int64(n)*int64(d)*4, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			rmsNormRow(out[t*d:(t+1)*d], x[t*d:(t+1)*d], w, eps)
+		}
+	})
+}
+
+// RoPE implements [Kernels].
+func (f *FastKernels) RoPE(out, x []float32, n, width int, pos []int32, headSize int, theta float32) {
+	checkRoPE(out, x, n, width, pos, headSize)
+	f.pool.run(n, int64(n)*int64(width)*2, func(lo, hi int) {
+		ropeRows(out, x, lo, hi, width, pos, headSize, theta)
+	})
+}
+
+// Softmax implements [Kernels].
+func (f *FastKernels) Softmax(out, x []float32, n, d int) {
+	mustLen("Softmax x", len(x), n*d)
+	mustLen("Softmax out", len(out), n*d)
+	f.pool.run(n, int64(n)*int64(d)*16, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			softmaxRow(out[t*d:(t+1)*d], x[t*d:(t+1)*d])
+		}
+	})
+}
+
+// elementwise runs fn over [0, n) in chunks of whole cache lines.
+func (f *FastKernels) elementwise(n int, cost int64, fn func(lo, hi int)) {
+	const grain = 16
+	units := (n + grain - 1) / grain
+	f.pool.run(units, int64(n)*cost, func(lo, hi int) {
+		lo, hi = lo*grain, hi*grain
+		if hi > n {
+			hi = n
+		}
+		fn(lo, hi)
+	})
+}
+
+// SiLU implements [Kernels].
+func (f *FastKernels) SiLU(out, x []float32) {
+	mustLen("SiLU out", len(out), len(x))
+	f.elementwise(len(x), 16, func(lo, hi int) { siluRange(out[lo:hi], x[lo:hi]) })
+}
+
+// SwiGLU implements [Kernels].
+func (f *FastKernels) SwiGLU(out, gate, up []float32) {
+	mustLen("SwiGLU out", len(out), len(gate))
+	mustLen("SwiGLU up", len(up), len(gate))
+	f.elementwise(len(gate), 16, func(lo, hi int) { swigluRange(out[lo:hi], gate[lo:hi], up[lo:hi]) })
+}
+
+// Relu implements [Kernels].
+func (f *FastKernels) Relu(out, x []float32) {
+	mustLen("Relu out", len(out), len(x))
+	f.elementwise(len(x), 1, func(lo, hi int) { reluRange(out[lo:hi], x[lo:hi]) })
+}
+
+// Add implements [Kernels].
+func (f *FastKernels) Add(out, a, b []float32) {
+	bcast("Add", out, a, b)
+	f.elementwise(len(a), 1, func(lo, hi int) { addRange(out[lo:hi], a[lo:hi], b, lo) })
+}
+
+// Mul implements [Kernels].
+func (f *FastKernels) Mul(out, a, b []float32) {
+	bcast("Mul", out, a, b)
+	f.elementwise(len(a), 1, func(lo, hi int) { mulRange(out[lo:hi], a[lo:hi], b, lo) })
+}
+
+// Attention implements [Kernels].
+func (f *FastKernels) Attention(out, q, k, v []float32, n int, pos []int32, kc, vc []float32, ctx, heads, kvHeads, headSize int) error {
+	if err := checkAttention(out, q, k, v, n, pos, kc, vc, ctx, heads, kvHeads, headSize); err != nil {
+		return err
+	}
+	kvDim := kvHeads * headSize
+	storeKV(k, v, pos, kc, vc, kvDim)
+	var work int64
+	for _, p := range pos {
+		work += int64(p+1) * int64(heads) * int64(headSize) * 2
+	}
+	f.pool.run(n*heads, work, func(lo, hi int) {
+		att := make([]float32, ctx)
+		scale := sqrt32(float32(headSize))
+		for u := lo; u < hi; u++ {
+			t, h := u/heads, u%heads
+			g := h / (heads / kvHeads)
+			qh := q[u*headSize:][:headSize]
+			a := att[:pos[t]+1]
+			f.scores(a, qh, kc[g*headSize:], kvDim)
+			for j := range a {
+				a[j] /= scale
+			}
+			softmaxRow(a, a)
+			weightedSum(f.simd, out[u*headSize:][:headSize], a, vc[g*headSize:], kvDim)
+		}
+	})
+	return nil
+}
+
+// scores writes a[j] = dotF32(qh, row j of the cache), the cache rows
+// starting at kc[j*stride].
+func (f *FastKernels) scores(a, qh, kc []float32, stride int) {
+	hs := len(qh)
+	n8 := hs / 8
+	var acc [4][8]float32
+	for j := 0; j < len(a); j += 4 {
+		var rows [4][]float32
+		for r := range rows {
+			jr := min(j+r, len(a)-1)
+			rows[r] = kc[jr*stride:][:hs]
+		}
+		dot4F32Slices(f.simd, &rows, qh, n8, &acc)
+		for r := 0; r < 4 && j+r < len(a); r++ {
+			l := &acc[r]
+			for i := n8 * 8; i < hs; i++ {
+				l[i-n8*8] += float32(rows[r][i] * qh[i])
+			}
+			a[j+r] = tree8(l)
+		}
+	}
+}
+
+// weightedSum writes o[d] = sum over j, in increasing j from +0, of
+// float32(a[j] * v_j[d]), the value rows starting at vc[j*stride].
+func weightedSum(simd bool, o, a, vc []float32, stride int) {
+	for d := range o {
+		o[d] = 0
+	}
+	for j, aj := range a {
+		axpy(simd, o, vc[j*stride:][:len(o)], aj)
+	}
+}
+
+// axpyGo adds float32(a*v[d]) to o[d].
+func axpyGo(o, v []float32, a float32) {
+	v = v[:len(o)]
+	for d := range o {
+		o[d] += float32(a * v[d])
+	}
+}

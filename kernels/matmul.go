@@ -1,0 +1,271 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/splitup/splitup/ir"
+)
+
+// MatMul implements [Kernels]. Output rows are split into contiguous
+// chunks, one per thread; each output is one canonical dot product.
+func (f *FastKernels) MatMul(out, x []float32, n int, w []byte, dt ir.DType, rows, cols int) {
+	checkMatMul(out, x, n, w, dt, rows, cols)
+	if n == 0 || rows == 0 {
+		return
+	}
+	if cols == 0 {
+		clear(out)
+		return
+	}
+	m := &matmul{
+		simd: f.simd, out: out, x: x, n: n, w: w, dt: dt, rows: rows, cols: cols,
+		rowBytes: cols / dt.BlockSize() * dt.BlockBytes(),
+	}
+	if dt.Quantized() {
+		buf := getQ8Buf(n * cols)
+		defer q8Bufs.Put(buf)
+		m.qx, m.dx = buf.qx, buf.dx
+		for t := 0; t < n; t++ {
+			QuantizeRowQ8(m.qx[t*cols:(t+1)*cols], m.dx[t*cols/ir.QBlock:(t+1)*cols/ir.QBlock], x[t*cols:(t+1)*cols])
+		}
+	}
+	quads := (rows + 3) / 4
+	f.pool.run(quads, int64(n)*int64(rows)*int64(cols), func(lo, hi int) {
+		m.run(lo*4, min(hi*4, rows))
+	})
+}
+
+// q8Buf holds a batch of activation rows quantised by QuantizeRowQ8.
+type q8Buf struct {
+	qx []int8
+	dx []float32
+}
+
+var q8Bufs sync.Pool
+
+func getQ8Buf(elems int) *q8Buf {
+	b, _ := q8Bufs.Get().(*q8Buf)
+	if b == nil || cap(b.qx) < elems {
+		b = &q8Buf{qx: make([]int8, elems), dx: make([]float32, elems/ir.QBlock)}
+	}
+	b.qx, b.dx = b.qx[:elems], b.dx[:elems/ir.QBlock]
+	return b
+}
+
+// matmul is one MatMul call's operands.
+type matmul struct {
+	simd              bool
+	out, x            []float32
+	n                 int
+	w                 []byte
+	dt                ir.DType
+	rows, cols        int
+	rowBytes          int
+	qx                []int8    // x quantised, for Q8_0/Q4_0 weights
+	dx                []float32 // the block scales of qx
+}
+
+// run computes output rows [r0, r1) for all tokens. Rows are taken in
+// chunks that stay in cache while every token passes over them; within a
+// chunk, the block kernels take 4 rows (and, where they can, 2 tokens) at
+// a time.
+func (m *matmul) run(r0, r1 int) {
+	chunk := max(4, (48<<10)/m.rowBytes&^3)
+	var acc [4][8]float32
+	var acc2 [2][4][8]float32
+	pairs := m.simd && !m.dt.Quantized()
+	for rc := r0; rc < r1; rc += chunk {
+		re := min(rc+chunk, r1)
+		t := 0
+		if pairs {
+			for ; t+2 <= m.n; t += 2 {
+				for r := rc; r < re; r += 4 {
+					m.quad2(r, re, t, &acc2)
+				}
+			}
+		}
+		for ; t < m.n; t++ {
+			for r := rc; r < re; r += 4 {
+				m.quad(r, re, t, &acc)
+			}
+		}
+	}
+}
+
+// quadRows returns the indices of rows r..r+3, repeating the last row
+// below re where the chunk ends.
+func quadRows(r, re int) [4]int {
+	return [4]int{r, min(r+1, re-1), min(r+2, re-1), min(r+3, re-1)}
+}
+
+func (m *matmul) wrow(i int) []byte { return m.w[i*m.rowBytes : (i+1)*m.rowBytes] }
+
+func (m *matmul) wptr(i int) unsafe.Pointer { return unsafe.Pointer(&m.w[i*m.rowBytes]) }
+
+// quad computes the outputs of token t for rows r..r+3 (those below re).
+func (m *matmul) quad(r, re, t int, acc *[4][8]float32) {
+	idx := quadRows(r, re)
+	cols := m.cols
+	xt := m.x[t*cols : (t+1)*cols]
+	if m.dt.Quantized() {
+		nb := cols / ir.QBlock
+		qx, dx := m.qx[t*cols:(t+1)*cols], m.dx[t*nb:(t+1)*nb]
+		if m.simd {
+			p := [4]unsafe.Pointer{m.wptr(idx[0]), m.wptr(idx[1]), m.wptr(idx[2]), m.wptr(idx[3])}
+			if m.dt == ir.Q8_0 {
+				q8Dot4(&p, &qx[0], &dx[0], nb, acc)
+			} else {
+				q4Dot4(&p, &qx[0], &dx[0], nb, acc)
+			}
+		} else {
+			w := [4][]byte{m.wrow(idx[0]), m.wrow(idx[1]), m.wrow(idx[2]), m.wrow(idx[3])}
+			goQDot4(m.dt, &w, qx, dx, acc)
+		}
+		for i := 0; i < 4 && r+i < re; i++ {
+			m.out[t*m.rows+r+i] = tree8(&acc[i])
+		}
+		return
+	}
+	n8 := cols / 8
+	if m.simd && n8 > 0 {
+		p := [4]unsafe.Pointer{m.wptr(idx[0]), m.wptr(idx[1]), m.wptr(idx[2]), m.wptr(idx[3])}
+		floatDot4(m.dt, &p, &xt[0], n8, acc)
+	} else {
+		w := [4][]byte{m.wrow(idx[0]), m.wrow(idx[1]), m.wrow(idx[2]), m.wrow(idx[3])}
+		goDot4(m.dt, &w, xt, n8, acc)
+	}
+	for i := 0; i < 4 && r+i < re; i++ {
+		m.out[t*m.rows+r+i] = finishDot(&acc[i], m.dt, m.wrow(idx[i]), xt, n8*8)
+	}
+}
+
+// quad2 is quad for tokens t and t+1 (SIMD, unquantised weights only).
+func (m *matmul) quad2(r, re, t int, acc *[2][4][8]float32) {
+	idx := quadRows(r, re)
+	cols := m.cols
+	n8 := cols / 8
+	x0, x1 := m.x[t*cols:(t+1)*cols], m.x[(t+1)*cols:(t+2)*cols]
+	if n8 > 0 {
+		p := [4]unsafe.Pointer{m.wptr(idx[0]), m.wptr(idx[1]), m.wptr(idx[2]), m.wptr(idx[3])}
+		floatDot4x2(m.dt, &p, &x0[0], &x1[0], n8, acc)
+	} else {
+		*acc = [2][4][8]float32{}
+	}
+	for i := 0; i < 4 && r+i < re; i++ {
+		m.out[t*m.rows+r+i] = finishDot(&acc[0][i], m.dt, m.wrow(idx[i]), x0, n8*8)
+		m.out[(t+1)*m.rows+r+i] = finishDot(&acc[1][i], m.dt, m.wrow(idx[i]), x1, n8*8)
+	}
+}
+
+// welem returns element i of an F32, F16 or BF16 row.
+func welem(dt ir.DType, w []byte, i int) float32 {
+	switch dt {
+	case ir.F32:
+		return math.Float32frombits(binary.LittleEndian.Uint32(w[4*i:]))
+	case ir.F16:
+		return F16ToF32(binary.LittleEndian.Uint16(w[2*i:]))
+	default:
+		return BF16ToF32(binary.LittleEndian.Uint16(w[2*i:]))
+	}
+}
+
+// finishDot adds the elements from (a multiple of 8) on to the lanes and
+// returns their canonical sum.
+func finishDot(l *[8]float32, dt ir.DType, w []byte, x []float32, from int) float32 {
+	for i := from; i < len(x); i++ {
+		l[i-from] += float32(welem(dt, w, i) * x[i])
+	}
+	return tree8(l)
+}
+
+// goDot4 is the portable block kernel for F32, F16 and BF16 weights: the 8
+// lane sums of 4 rows over the first n8*8 elements.
+func goDot4(dt ir.DType, w *[4][]byte, x []float32, n8 int, acc *[4][8]float32) {
+	for r := range w {
+		var l [8]float32
+		wr := w[r]
+		for i := 0; i < n8*8; i += 8 {
+			for j := 0; j < 8; j++ {
+				l[j] += float32(welem(dt, wr, i+j) * x[i+j])
+			}
+		}
+		acc[r] = l
+	}
+}
+
+// goQDot4 is the portable block kernel for Q8_0 and Q4_0 weights: the 8
+// lane sums of 4 rows over all blocks.
+func goQDot4(dt ir.DType, w *[4][]byte, qx []int8, dx []float32, acc *[4][8]float32) {
+	bb := dt.BlockBytes()
+	var qw [ir.QBlock]int32
+	for r := range w {
+		var l [8]float32
+		for b := range dx {
+			blk := w[r][b*bb : (b+1)*bb]
+			if dt == ir.Q8_0 {
+				for j := range qw {
+					qw[j] = int32(int8(blk[2+j]))
+				}
+			} else {
+				for j := 0; j < ir.QBlock/2; j++ {
+					qw[j] = int32(blk[2+j]&0xf) - 8
+					qw[j+ir.QBlock/2] = int32(blk[2+j]>>4) - 8
+				}
+			}
+			s := F16ToF32(binary.LittleEndian.Uint16(blk)) * dx[b]
+			q := qx[b*ir.QBlock : (b+1)*ir.QBlock]
+			for lane := range l {
+				j := 4 * lane
+				sum := qw[j]*int32(q[j]) + qw[j+1]*int32(q[j+1]) + qw[j+2]*int32(q[j+2]) + qw[j+3]*int32(q[j+3])
+				l[lane] += float32(s * float32(sum))
+			}
+		}
+		acc[r] = l
+	}
+}
+
+// dot4F32Slices is the f32 block kernel on float32 rows (attention scores).
+func dot4F32Slices(simd bool, rows *[4][]float32, x []float32, n8 int, acc *[4][8]float32) {
+	if simd && n8 > 0 {
+		p := [4]unsafe.Pointer{
+			unsafe.Pointer(&rows[0][0]), unsafe.Pointer(&rows[1][0]),
+			unsafe.Pointer(&rows[2][0]), unsafe.Pointer(&rows[3][0]),
+		}
+		f32Dot4(&p, &x[0], n8, acc)
+		return
+	}
+	for r := range rows {
+		var l [8]float32
+		for i := 0; i < n8*8; i++ {
+			l[i%8] += float32(rows[r][i] * x[i])
+		}
+		acc[r] = l
+	}
+}
+
+// floatDot4 dispatches to the assembly kernel for dt.
+func floatDot4(dt ir.DType, p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32) {
+	switch dt {
+	case ir.F32:
+		f32Dot4(p, x, n8, acc)
+	case ir.F16:
+		f16Dot4(p, x, n8, acc)
+	default:
+		bf16Dot4(p, x, n8, acc)
+	}
+}
+
+// floatDot4x2 dispatches to the two-token assembly kernel for dt.
+func floatDot4x2(dt ir.DType, p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32) {
+	switch dt {
+	case ir.F32:
+		f32Dot4x2(p, x0, x1, n8, acc)
+	case ir.F16:
+		f16Dot4x2(p, x0, x1, n8, acc)
+	default:
+		bf16Dot4x2(p, x0, x1, n8, acc)
+	}
+}

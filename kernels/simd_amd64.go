@@ -1,0 +1,60 @@
+package kernels
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// haveSIMD reports whether the AVX2 block kernels can run: they need AVX2
+// and F16C (half-precision conversion), which x/sys/cpu does not report.
+var haveSIMD = cpu.X86.HasAVX2 && cpuidECX1()&(1<<29) != 0
+
+// cpuidECX1 returns ECX of CPUID leaf 1.
+func cpuidECX1() uint32
+
+// The block kernels below compute, for 4 weight rows (pointers in p), the
+// 8 lane sums of the canonical dot product with x over the first n8*8
+// elements (or all nb blocks), in exactly the order of goDot4 / goQDot4.
+
+//go:noescape
+func f32Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)
+
+//go:noescape
+func f16Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)
+
+//go:noescape
+func bf16Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)
+
+// The x2 kernels do the same for two activation rows at once, so each
+// weight load serves two tokens.
+
+//go:noescape
+func f32Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32)
+
+//go:noescape
+func f16Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32)
+
+//go:noescape
+func bf16Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32)
+
+//go:noescape
+func q8Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]float32)
+
+//go:noescape
+func q4Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]float32)
+
+// axpyAVX adds float32(a*v[i]) to o[i] for i < n&^7.
+//
+//go:noescape
+func axpyAVX(o, v *float32, n int, a float32)
+
+// axpy adds float32(a*v[d]) to o[d] for every d.
+func axpy(simd bool, o, v []float32, a float32) {
+	v = v[:len(o)]
+	n := len(o) &^ 7
+	if simd && n > 0 {
+		axpyAVX(&o[0], &v[0], n, a)
+	}
+	axpyGo(o[n:], v[n:], a)
+}
