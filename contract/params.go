@@ -14,6 +14,8 @@ const (
 	Token = 1_000_000
 	// GiB is the unit of declared VRAM in the stake rule.
 	GiB = 1 << 30
+	// Second is one second of block time in nanoseconds.
+	Second int64 = 1_000_000_000
 )
 
 // Params are the governed parameters. Amounts are base units, durations are
@@ -44,14 +46,14 @@ func DefaultParams() Params {
 		MinTxFee:       10,
 		StakeBase:      1000 * Token,
 		StakePerGiB:    100 * Token,
-		UnbondingNanos: 7 * 24 * 3600 * 1e9,
-		HeartbeatNanos: 30e9,
+		UnbondingNanos: 7 * 24 * 3600 * Second,
+		HeartbeatNanos: 30 * Second,
 		MissedBeats:    3,
 		PricePerCU:     1,
-		DeadlineBase:   60e9,
+		DeadlineBase:   60 * Second,
 		DeadlinePerCU:  1000,
 		MaxAttempts:    4,
-		ChallengeNanos: 600e9,
+		ChallengeNanos: 600 * Second,
 		VerifyPPM:      80_000,
 		RewardBP:       12_000,
 		SlashBP:        200_000,
