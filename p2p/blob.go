@@ -1,0 +1,351 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// Blob protocol, version 1. The client sends one request and closes its
+// side; the server answers with a response header and, when the status is
+// blobOK, the blob's bytes from the requested offset to the end, then
+// closes.
+//
+//	request:  "SPBQ" | version 1 | hash [32] | offset u64
+//	response: "SPBA" | version 1 | status u8 | size u64 | text length u16 | text
+//
+// Integers are little-endian; size is the whole blob's length; text
+// (at most MaxBlobText bytes) explains a status other than blobOK and is
+// empty otherwise.
+const (
+	blobRequestMagic  = "SPBQ"
+	blobResponseMagic = "SPBA"
+	blobVersion       = 1
+	blobRequestLen    = 4 + 1 + 32 + 8
+	blobResponseFixed = 4 + 1 + 1 + 8 + 2
+	// MaxBlobText caps the explanation in a blob response.
+	MaxBlobText = 1024
+)
+
+// blobStatus is the status byte of a blob response.
+type blobStatus uint8
+
+const (
+	blobOK         blobStatus = 0
+	blobNotFound   blobStatus = 1
+	blobBadOffset  blobStatus = 2 // offset beyond the blob's end
+	blobBusy       blobStatus = 3
+	blobBadRequest blobStatus = 4
+	blobInternal   blobStatus = 5
+	blobMaxStatus             = blobInternal
+)
+
+type blobRequest struct {
+	Hash   Hash
+	Offset uint64
+}
+
+func (r *blobRequest) encode() []byte {
+	b := make([]byte, 0, blobRequestLen)
+	b = append(b, blobRequestMagic...)
+	b = append(b, blobVersion)
+	b = append(b, r.Hash[:]...)
+	return binary.LittleEndian.AppendUint64(b, r.Offset)
+}
+
+func decodeBlobRequest(b []byte) (blobRequest, error) {
+	var r blobRequest
+	if len(b) != blobRequestLen || string(b[:4]) != blobRequestMagic {
+		return r, fmt.Errorf("%w: not a blob request", ErrMalformed)
+	}
+	if b[4] != blobVersion {
+		return r, fmt.Errorf("%w: blob request version %d, this build speaks %d", ErrMalformed, b[4], blobVersion)
+	}
+	copy(r.Hash[:], b[5:37])
+	r.Offset = binary.LittleEndian.Uint64(b[37:])
+	return r, nil
+}
+
+type blobResponse struct {
+	Status blobStatus
+	Size   uint64
+	Text   string
+}
+
+func (r *blobResponse) encode() []byte {
+	text := r.Text
+	if len(text) > MaxBlobText {
+		text = text[:MaxBlobText]
+	}
+	b := make([]byte, 0, blobResponseFixed+len(text))
+	b = append(b, blobResponseMagic...)
+	b = append(b, blobVersion, byte(r.Status))
+	b = binary.LittleEndian.AppendUint64(b, r.Size)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(text)))
+	return append(b, text...)
+}
+
+// readBlobResponse reads a response header from r; the text length is
+// checked before it is read.
+func readBlobResponse(r io.Reader) (blobResponse, error) {
+	var resp blobResponse
+	var b [blobResponseFixed]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return resp, err
+	}
+	if string(b[:4]) != blobResponseMagic {
+		return resp, fmt.Errorf("%w: not a blob response", ErrMalformed)
+	}
+	if b[4] != blobVersion {
+		return resp, fmt.Errorf("%w: blob response version %d, this build speaks %d", ErrMalformed, b[4], blobVersion)
+	}
+	resp.Status = blobStatus(b[5])
+	if resp.Status > blobMaxStatus {
+		return resp, fmt.Errorf("%w: unknown blob status %d", ErrMalformed, b[5])
+	}
+	resp.Size = binary.LittleEndian.Uint64(b[6:])
+	n := binary.LittleEndian.Uint16(b[14:])
+	if n > MaxBlobText {
+		return resp, fmt.Errorf("%w: blob response text of %d bytes > %d", ErrTooLarge, n, MaxBlobText)
+	}
+	if resp.Status == blobOK && n != 0 {
+		return resp, fmt.Errorf("%w: text in a blob response with status ok", ErrMalformed)
+	}
+	text := make([]byte, n)
+	if _, err := io.ReadFull(r, text); err != nil {
+		return resp, err
+	}
+	resp.Text = string(text)
+	return resp, nil
+}
+
+// ServeBlobs makes the host answer blob requests from store. A nil store
+// stops serving.
+func (h *Host) ServeBlobs(store *BlobStore) {
+	if store == nil {
+		h.h.RemoveStreamHandler(protoID(BlobProtocol))
+		return
+	}
+	h.h.SetStreamHandler(protoID(BlobProtocol), func(ns network.Stream) {
+		h.serve(ns, func(ns network.Stream) { h.serveBlob(ns, store) })
+	})
+}
+
+// serveBlob answers one request.
+func (h *Host) serveBlob(ns network.Stream, store *BlobStore) {
+	_ = ns.SetReadDeadline(time.Now().Add(h.cfg.ReadTimeout))
+	var b [blobRequestLen]byte
+	if _, err := io.ReadFull(ns, b[:]); err != nil {
+		_ = ns.Reset()
+		return
+	}
+	req, err := decodeBlobRequest(b[:])
+	if err != nil {
+		h.blobReply(ns, blobResponse{Status: blobBadRequest, Text: err.Error()})
+		return
+	}
+	select {
+	case h.blobs <- struct{}{}:
+		defer func() { <-h.blobs }()
+	default:
+		h.blobReply(ns, blobResponse{Status: blobBusy, Text: fmt.Sprintf("serving %d blobs already", cap(h.blobs))})
+		return
+	}
+	f, err := store.Open(req.Hash)
+	if err != nil {
+		st := blobInternal
+		if errors.Is(err, ErrNotFound) {
+			st = blobNotFound
+		}
+		h.blobReply(ns, blobResponse{Status: st, Text: err.Error()})
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		h.blobReply(ns, blobResponse{Status: blobInternal, Text: err.Error()})
+		return
+	}
+	size := fi.Size()
+	if req.Offset > uint64(size) {
+		h.blobReply(ns, blobResponse{Status: blobBadOffset, Size: uint64(size),
+			Text: fmt.Sprintf("offset %d beyond the end of blob %s (%d bytes)", req.Offset, req.Hash, size)})
+		return
+	}
+	w := deadlineWriter{s: ns, d: h.cfg.WriteTimeout}
+	if _, err := w.Write((&blobResponse{Status: blobOK, Size: uint64(size)}).encode()); err != nil {
+		_ = ns.Reset()
+		return
+	}
+	buf := make([]byte, 256<<10)
+	off := int64(req.Offset)
+	if _, err := io.CopyBuffer(w, io.NewSectionReader(f, off, size-off), buf); err != nil {
+		_ = ns.Reset()
+		return
+	}
+	_ = ns.Close()
+}
+
+// blobReply sends a response without data and closes the stream.
+func (h *Host) blobReply(ns network.Stream, r blobResponse) {
+	w := deadlineWriter{s: ns, d: h.cfg.WriteTimeout}
+	if _, err := w.Write(r.encode()); err != nil {
+		_ = ns.Reset()
+		return
+	}
+	_ = ns.Close()
+}
+
+// fetchBuf is the read size of a fetch and the granularity of its progress.
+const fetchBuf = 1 << 20
+
+// Fetch copies blob want from peer p into dst and returns how many blob
+// bytes it received. A previous fetch of want that was interrupted (by ctx,
+// a dropped peer or a crash) left a partial file in dst; Fetch resumes from
+// its end, from p or any other peer. At the end the whole content is hashed:
+// if it is not want, the partial file is deleted and the error matches
+// ErrHashMismatch and names both hashes. Progress, when not nil, is called
+// with the bytes held so far (including resumed ones) and the blob's size.
+// When dst already has want, Fetch returns at once. The error matches
+// ErrNotFound when p does not have the blob and ErrBusy when p refused.
+func (h *Host) Fetch(ctx context.Context, p PeerID, want Hash, dst *BlobStore, progress func(done, total int64)) (int64, error) {
+	if progress == nil {
+		progress = func(int64, int64) {}
+	}
+	unlock, err := dst.lockFetch(ctx, want)
+	if err != nil {
+		return 0, fmt.Errorf("fetch blob %s: %w", want, err)
+	}
+	defer unlock()
+	if size, err := dst.Size(want); err == nil {
+		progress(size, size)
+		return 0, nil
+	}
+	part, err := os.OpenFile(dst.partialPath(want), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("fetch blob %s: %w", want, err)
+	}
+	hw := sha256.New()
+	offset, err := io.Copy(hw, part) // hash the resumed prefix; leaves the file at its end
+	if err != nil {
+		part.Close()
+		return 0, fmt.Errorf("fetch blob %s: read partial file: %w", want, err)
+	}
+	n, err := h.fetchInto(ctx, p, want, offset, part, hw, progress)
+	if errors.Is(err, errRestart) {
+		// The partial file is longer than the blob: start over.
+		if err = restart(part, hw); err == nil {
+			n, err = h.fetchInto(ctx, p, want, 0, part, hw, progress)
+		}
+	}
+	if err != nil {
+		part.Close()
+		return n, fmt.Errorf("fetch blob %s from %s: %w", want, p, err)
+	}
+	var got Hash
+	hw.Sum(got[:0])
+	if got != want {
+		part.Close()
+		_ = os.Remove(part.Name())
+		return n, fmt.Errorf("fetch blob %s from %s: %w: the received bytes hash to %s; partial file deleted", want, p, ErrHashMismatch, got)
+	}
+	if err := dst.commit(part, want); err != nil {
+		return n, fmt.Errorf("fetch blob %s: store: %w", want, err)
+	}
+	return n, nil
+}
+
+// errRestart reports a partial file longer than the blob.
+var errRestart = errors.New("partial file beyond the blob's end")
+
+func restart(part *os.File, hw hash.Hash) error {
+	hw.Reset()
+	if err := part.Truncate(0); err != nil {
+		return err
+	}
+	_, err := part.Seek(0, io.SeekStart)
+	return err
+}
+
+// fetchInto requests want from offset and appends the bytes to part and hw.
+func (h *Host) fetchInto(ctx context.Context, p PeerID, want Hash, offset int64, part *os.File, hw hash.Hash, progress func(done, total int64)) (int64, error) {
+	ns, err := h.newStream(ctx, p, BlobProtocol)
+	if err != nil {
+		return 0, err
+	}
+	defer h.untrack(ns)
+	clean := false
+	defer func() {
+		if !clean {
+			_ = ns.Reset()
+		}
+	}()
+	stop := context.AfterFunc(ctx, func() { _ = ns.Reset() })
+	defer stop()
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &StreamError{Peer: p, Op: "fetch", Err: err}
+	}
+	req := blobRequest{Hash: want, Offset: uint64(offset)}
+	if _, err := (deadlineWriter{s: ns, d: h.cfg.WriteTimeout}).Write(req.encode()); err != nil {
+		return 0, fail(err)
+	}
+	_ = ns.CloseWrite()
+	r := deadlineReader{s: ns, d: h.cfg.ReadTimeout}
+	resp, err := readBlobResponse(r)
+	if err != nil {
+		return 0, fail(err)
+	}
+	switch resp.Status {
+	case blobOK:
+	case blobNotFound:
+		return 0, fmt.Errorf("%w: peer does not have it", ErrNotFound)
+	case blobBusy:
+		return 0, fmt.Errorf("%w: %s", ErrBusy, resp.Text)
+	case blobBadOffset:
+		return 0, errRestart
+	default:
+		return 0, fmt.Errorf("peer failed (status %d): %s", resp.Status, resp.Text)
+	}
+	if resp.Size > uint64(1)<<62 || int64(resp.Size) < offset {
+		return 0, fail(fmt.Errorf("%w: blob size %d with offset %d", ErrMalformed, resp.Size, offset))
+	}
+	total := int64(resp.Size)
+	progress(offset, total)
+	buf := make([]byte, fetchBuf)
+	var got int64
+	for left := total - offset; left > 0; {
+		k, err := io.ReadFull(r, buf[:min(left, fetchBuf)])
+		if k > 0 {
+			if _, werr := part.Write(buf[:k]); werr != nil {
+				return got, fmt.Errorf("write partial file: %w", werr)
+			}
+			hw.Write(buf[:k])
+			got += int64(k)
+			left -= int64(k)
+			progress(offset+got, total)
+		}
+		if err != nil {
+			return got, fail(err)
+		}
+		if ctx.Err() != nil {
+			return got, ctx.Err()
+		}
+	}
+	if k, err := r.Read(buf[:1]); k != 0 || err != io.EOF {
+		return got, fail(fmt.Errorf("%w: bytes after the blob's end", ErrMalformed))
+	}
+	clean = true
+	_ = ns.Close()
+	return got, nil
+}

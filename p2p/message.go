@@ -1,0 +1,301 @@
+package p2p
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/splitup/splitup/ir"
+)
+
+// Pipeline message format, version 1. A message is a 14-byte header
+// followed by the payload:
+//
+//	magic   4 bytes  "SPUM"
+//	version 1 byte   1
+//	type    1 byte   MsgType
+//	length  8 bytes  payload length, unsigned little-endian
+//
+// Payload fields are fixed-width little-endian integers; a string is a u32
+// length and its bytes; a tensor list is a u32 count, then per tensor its
+// name (string), a u64 frame length and the canonical ir.Frame encoding.
+// Every encoding is canonical: decoding then encoding gives the same bytes.
+const (
+	MessageMagic     = "SPUM"
+	MessageVersion   = 1
+	MessageHeaderLen = len(MessageMagic) + 2 + 8
+)
+
+// Limits of the message format, whatever the configuration says.
+const (
+	// MaxMessagePayload caps the payload length field (1 TiB).
+	MaxMessagePayload = int64(1) << 40
+	// MaxSmallPayload caps the payload of OpenSession, Error and Close.
+	MaxSmallPayload = 64 << 10
+	// MaxSessionID caps the length of a session id in bytes.
+	MaxSessionID = 128
+	// MaxPositions caps the positions of one step.
+	MaxPositions = 1 << 20
+	// MaxTensorsPerMessage caps the named tensors of one message.
+	MaxTensorsPerMessage = 1024
+	// MaxErrorText caps the text of an Error message in bytes.
+	MaxErrorText = 4096
+)
+
+// MsgType is the type byte of a pipeline message.
+type MsgType uint8
+
+// The message types. Their values are part of the wire format.
+const (
+	TypeOpenSession MsgType = 1
+	TypeStep        MsgType = 2
+	TypeStepResult  MsgType = 3
+	TypeError       MsgType = 4
+	TypeClose       MsgType = 5
+)
+
+// String returns the name of t.
+func (t MsgType) String() string {
+	switch t {
+	case TypeOpenSession:
+		return "OpenSession"
+	case TypeStep:
+		return "Step"
+	case TypeStepResult:
+		return "StepResult"
+	case TypeError:
+		return "Error"
+	case TypeClose:
+		return "Close"
+	}
+	return fmt.Sprintf("MsgType(%d)", uint8(t))
+}
+
+// Limits bound what a decoder accepts from the wire.
+type Limits struct {
+	// MaxTensorBytes caps the data bytes of one tensor frame.
+	MaxTensorBytes int64
+	// MaxMessageBytes caps the payload bytes of one message.
+	MaxMessageBytes int64
+}
+
+// maxPayload returns the largest payload accepted for type t.
+func (l Limits) maxPayload(t MsgType) int64 {
+	switch t {
+	case TypeStep, TypeStepResult:
+		return min(l.MaxMessageBytes, MaxMessagePayload)
+	}
+	return MaxSmallPayload
+}
+
+// Message is one of *OpenSession, *Step, *StepResult, *Error and *Close.
+type Message interface {
+	// Type returns the message's type byte.
+	Type() MsgType
+	encode(e *encoder) error
+}
+
+// NamedTensor is a tensor with the name the task interface gives it.
+// Batched tensors carry the row count in Frame.Shape[0].
+type NamedTensor struct {
+	// Name is the tensor's name in the task interface (1..ir.MaxName bytes).
+	Name string
+	// Frame holds dtype, shape and data.
+	Frame ir.Frame
+}
+
+// OpenSession starts a session on a stream: the receiver loads the task's
+// weights if needed and allocates its state (KV cache) under SessionID.
+type OpenSession struct {
+	// SessionID names the session (at most MaxSessionID bytes).
+	SessionID string
+	// ModelID is the chain's id of the model (the SHA-256 of its registration).
+	ModelID [32]byte
+	// TaskID is the index of the task in the model's task list.
+	TaskID uint32
+}
+
+// Step carries the inputs of one decoding step (or a batched prefill).
+type Step struct {
+	// SessionID names the session.
+	SessionID string
+	// Index is the step's number within the session, from 0.
+	Index uint64
+	// Positions holds the position of each row of the batch.
+	Positions []int32
+	// Tensors are the task's inputs; batched ones have len(Positions) rows.
+	Tensors []NamedTensor
+}
+
+// StepResult carries the outputs of one step.
+type StepResult struct {
+	// SessionID names the session.
+	SessionID string
+	// Index is the number of the step this answers.
+	Index uint64
+	// Tensors are the task's outputs.
+	Tensors []NamedTensor
+}
+
+// Error reports a failure to the other end; the stream stays usable unless
+// the sender closes it. It also implements error.
+type Error struct {
+	// Code is one of the Code constants.
+	Code uint32
+	// Text says what went wrong (at most MaxErrorText bytes).
+	Text string
+}
+
+// Close ends the session SessionID; the sender sends nothing after it.
+type Close struct {
+	// SessionID names the session.
+	SessionID string
+}
+
+// Error codes carried by an Error message.
+const (
+	CodeInternal       uint32 = 1 // the sender failed for a reason of its own
+	CodeProtocol       uint32 = 2 // the received message was malformed or unexpected
+	CodeTooLarge       uint32 = 3 // the received message was above a limit
+	CodeUnknownSession uint32 = 4 // no open session with that id
+	CodeUnknownTask    uint32 = 5 // the sender does not serve that model or task
+	CodeBadInput       uint32 = 6 // tensors or positions do not fit the task interface
+	CodeBusy           uint32 = 7 // the sender is overloaded; retry elsewhere
+	CodeShuttingDown   uint32 = 8 // the sender is stopping
+)
+
+// Type implements Message.
+func (*OpenSession) Type() MsgType { return TypeOpenSession }
+
+// Type implements Message.
+func (*Step) Type() MsgType { return TypeStep }
+
+// Type implements Message.
+func (*StepResult) Type() MsgType { return TypeStepResult }
+
+// Type implements Message.
+func (*Error) Type() MsgType { return TypeError }
+
+// Type implements Message.
+func (*Close) Type() MsgType { return TypeClose }
+
+// Error formats the code and text.
+func (m *Error) Error() string { return fmt.Sprintf("remote error %d: %s", m.Code, m.Text) }
+
+// Tensor returns the tensor named name, or nil.
+func (m *Step) Tensor(name string) *ir.Frame { return findTensor(m.Tensors, name) }
+
+// Tensor returns the tensor named name, or nil.
+func (m *StepResult) Tensor(name string) *ir.Frame { return findTensor(m.Tensors, name) }
+
+func findTensor(ts []NamedTensor, name string) *ir.Frame {
+	for i := range ts {
+		if ts[i].Name == name {
+			return &ts[i].Frame
+		}
+	}
+	return nil
+}
+
+func (m *OpenSession) encode(e *encoder) error {
+	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
+		return err
+	}
+	e.raw(m.ModelID[:])
+	e.u32(m.TaskID)
+	return nil
+}
+
+func (m *Step) encode(e *encoder) error {
+	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
+		return err
+	}
+	e.u64(m.Index)
+	if len(m.Positions) > MaxPositions {
+		return fmt.Errorf("%w: %d positions > %d", ErrTooLarge, len(m.Positions), MaxPositions)
+	}
+	e.u32(uint32(len(m.Positions)))
+	for _, p := range m.Positions {
+		e.u32(uint32(p))
+	}
+	return e.tensors(m.Tensors)
+}
+
+func (m *StepResult) encode(e *encoder) error {
+	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
+		return err
+	}
+	e.u64(m.Index)
+	return e.tensors(m.Tensors)
+}
+
+func (m *Error) encode(e *encoder) error {
+	e.u32(m.Code)
+	return e.str("error text", m.Text, MaxErrorText)
+}
+
+func (m *Close) encode(e *encoder) error {
+	return e.str("session id", m.SessionID, MaxSessionID)
+}
+
+// decodePayload parses the payload of a message of type t.
+func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
+	d := &decoder{b: b, lim: lim}
+	var m Message
+	switch t {
+	case TypeOpenSession:
+		o := &OpenSession{SessionID: d.str("session id", MaxSessionID)}
+		copy(o.ModelID[:], d.bytes(32))
+		o.TaskID = d.u32()
+		m = o
+	case TypeStep:
+		s := &Step{SessionID: d.str("session id", MaxSessionID), Index: d.u64()}
+		n := d.count("positions", MaxPositions, 4)
+		if n > 0 {
+			s.Positions = make([]int32, n)
+			for i := range s.Positions {
+				s.Positions[i] = int32(d.u32())
+			}
+		}
+		s.Tensors = d.tensors()
+		m = s
+	case TypeStepResult:
+		r := &StepResult{SessionID: d.str("session id", MaxSessionID), Index: d.u64()}
+		r.Tensors = d.tensors()
+		m = r
+	case TypeError:
+		m = &Error{Code: d.u32(), Text: d.str("error text", MaxErrorText)}
+	case TypeClose:
+		m = &Close{SessionID: d.str("session id", MaxSessionID)}
+	default:
+		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d trailing bytes after %v", len(d.b), t)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode %v: %w", t, d.err)
+	}
+	return m, nil
+}
+
+// checkName validates a tensor name.
+func checkName(name string) error {
+	if name == "" || len(name) > ir.MaxName || !utf8.ValidString(name) {
+		return fmt.Errorf("%w: tensor name %q must be 1..%d bytes of UTF-8", ErrMalformed, name, ir.MaxName)
+	}
+	return nil
+}
+
+// frameHeader returns the canonical ir.Frame header (everything before the
+// data) of f.
+func frameHeader(f *ir.Frame) []byte {
+	b := make([]byte, 0, ir.FrameHeaderLen(f.Shape))
+	b = append(b, ir.TensorMagic...)
+	b = append(b, ir.TensorVersion, byte(f.DType))
+	b = binary.AppendUvarint(b, uint64(len(f.Shape)))
+	for _, d := range f.Shape {
+		b = binary.AppendUvarint(b, uint64(d))
+	}
+	return b
+}
