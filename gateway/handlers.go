@@ -46,7 +46,20 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, resp, err)
 }
 
+// routes maps each served path to its method, for 404 and 405 replies.
+var routes = map[string]string{
+	"/v1/models":           http.MethodGet,
+	"/v1/completions":      http.MethodPost,
+	"/v1/chat/completions": http.MethodPost,
+}
+
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	if m, ok := routes[r.URL.Path]; ok {
+		w.Header().Set("Allow", m)
+		s.fail(w, r, &wire.Error{Status: http.StatusMethodNotAllowed, Type: wire.TypeInvalidRequest,
+			Message: fmt.Sprintf("%s %s is not served; use %s", r.Method, r.URL.Path, m)})
+		return
+	}
 	s.fail(w, r, &wire.Error{Status: http.StatusNotFound, Type: wire.TypeInvalidRequest,
 		Message: fmt.Sprintf("no route for %s %s; the API serves GET /v1/models, POST /v1/completions and POST /v1/chat/completions", r.Method, r.URL.Path)})
 }
