@@ -57,15 +57,15 @@ func getQ8Buf(elems int) *q8Buf {
 
 // matmul is one MatMul call's operands.
 type matmul struct {
-	simd              bool
-	out, x            []float32
-	n                 int
-	w                 []byte
-	dt                ir.DType
-	rows, cols        int
-	rowBytes          int
-	qx                []int8    // x quantised, for Q8_0/Q4_0 weights
-	dx                []float32 // the block scales of qx
+	simd       bool
+	out, x     []float32
+	n          int
+	w          []byte
+	dt         ir.DType
+	rows, cols int
+	rowBytes   int
+	qx         []int8    // x quantised, for Q8_0/Q4_0 weights
+	dx         []float32 // the block scales of qx
 }
 
 // run computes output rows [r0, r1) for all tokens. Rows are taken in

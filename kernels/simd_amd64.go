@@ -52,8 +52,9 @@ func axpyAVX(o, v *float32, n int, a float32)
 // axpy adds float32(a*v[d]) to o[d] for every d.
 func axpy(simd bool, o, v []float32, a float32) {
 	v = v[:len(o)]
-	n := len(o) &^ 7
-	if simd && n > 0 {
+	n := 0
+	if simd && len(o) >= 8 {
+		n = len(o) &^ 7
 		axpyAVX(&o[0], &v[0], n, a)
 	}
 	axpyGo(o[n:], v[n:], a)
