@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/splitup/splitup/sim"
@@ -112,7 +113,7 @@ func parseSimPoSP(args []string, stdout io.Writer) (*simPoSPFlags, error) {
 			fs.PrintDefaults()
 			return nil, errHelp
 		}
-		return nil, flagError(err)
+		return nil, flagError(fs, err)
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q: sim posp takes only flags, each with its value (--p 0.08)", fs.Arg(0))
@@ -168,10 +169,6 @@ func (f *simPoSPFlags) checkSweep() error {
 		c := f.cfg
 		c.Params = c.With(q, v.v)
 		if err := c.Validate(); err != nil {
-			var fe *sim.FieldError
-			if errors.As(err, &fe) {
-				return usagef("--%s %g: --%s %s", v.flag, v.v, fe.Name, fe.Reason)
-			}
 			return usagef("--%s %g: %v", v.flag, v.v, err)
 		}
 	}
@@ -179,11 +176,21 @@ func (f *simPoSPFlags) checkSweep() error {
 	return nil
 }
 
+// badValue matches the flag package's error for a value that does not parse.
+var badValue = regexp.MustCompile(`^invalid value "(.*)" for flag -([a-z]+): `)
+
 // flagError turns a flag package error into a usage error that says what to do.
-func flagError(err error) error {
+func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return usagef("unknown flag %s; the flags are --p, --slash, --reward, --collusion, --trials, --seed, --json, --plot, --sweep, --from, --to, --points, --nodes, --cheaters, --executions, --tasks", name)
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+		return usagef("unknown flag %s; the flags are %s", name, strings.Join(names, ", "))
+	}
+	if m := badValue.FindStringSubmatch(msg); m != nil {
+		if f := fs.Lookup(m[2]); f != nil {
+			return usagef("--%s %q is not a valid value: give a number, e.g. --%s %s", m[2], m[1], m[2], f.DefValue)
+		}
 	}
 	return usagef("%s", msg)
 }
