@@ -1,0 +1,187 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/splitup/splitup/ir"
+)
+
+// ErrBudget is wrapped by errors about a budget that is not positive or
+// leaves nothing after the per-task overhead.
+var ErrBudget = errors.New("invalid budget")
+
+// Plan is a partition of a graph into tasks that each fit a memory budget.
+type Plan struct {
+	// Graph is the partitioned graph: the input graph, or a rewrite of it
+	// in which oversize MatMuls are split by output rows (see Shards).
+	Graph *ir.Graph
+	// Cost is the cost model the plan was made with.
+	Cost CostModel
+	// Budget is the memory each task may use, in bytes.
+	Budget int64
+	// TotalBytes is the weight and state bytes of the graph, each counted once.
+	TotalBytes int64
+	// LowerBound is ⌈TotalBytes / (Budget − TaskOverhead)⌉: no plan has
+	// fewer tasks.
+	LowerBound int
+	// CutBytes is the bytes per token crossing between tasks (sum of Edges).
+	CutBytes int64
+	// Tasks are in a topological order; Task.ID is the index.
+	Tasks []Task
+	// Edges are the task DAG, sorted by (From, To).
+	Edges []Edge
+	// Shards are the weights made by splitting ops, in graph order.
+	Shards []Shard
+}
+
+// Task is one unit of work: a convex set of ops with its own subgraph.
+type Task struct {
+	// ID is the task's index in Plan.Tasks.
+	ID int
+	// Level is the length of the longest path of tasks before this one.
+	// Tasks of equal level never depend on each other and may run in
+	// parallel once the lower levels are done.
+	Level int
+	// Ops are the op tensors (indices into Plan.Graph) in execution order.
+	Ops []int
+	// Weights and States name the weights and states the task binds.
+	Weights, States []string
+	// VRAM is the memory the task needs, in bytes: TaskOverhead +
+	// WeightBytes + KVBytes + ActivationBytes.
+	VRAM int64
+	// WeightBytes is the size of its weights; a weight two tasks use
+	// counts in both.
+	WeightBytes int64
+	// KVBytes is the size of its states for the plan's context.
+	KVBytes int64
+	// ActivationBytes is the peak of live activations (and op scratch)
+	// for one prefill chunk.
+	ActivationBytes int64
+	// ComputeUnits is the FLOPs of one decoded token.
+	ComputeUnits int64
+	// Inputs are what the task receives each step: model inputs and the
+	// outputs of upstream tasks, in order of first use.
+	Inputs []Port
+	// Outputs are what it sends: values downstream tasks read and the
+	// graph's outputs it produces, in execution order.
+	Outputs []Port
+	// Graph is the task's subgraph: Inputs as inputs, Outputs as outputs.
+	Graph *ir.Graph
+}
+
+// Port is one tensor interface of a task at a cut, per row (token).
+type Port struct {
+	// Name is the tensor's name; the same on both sides of a cut.
+	Name string
+	// Shape is the per-row shape.
+	Shape ir.Shape
+	// DType is the element type.
+	DType ir.DType
+	// Tensor is the tensor's index in Plan.Graph.
+	Tensor int
+	// Model is true for model inputs (tokens, positions) and graph outputs.
+	Model bool
+}
+
+// Bytes returns the size of one row of p.
+func (p Port) Bytes() int64 {
+	n, _ := p.DType.Bytes(p.Shape.Elems())
+	return n
+}
+
+// Edge says that task To reads values task From produces.
+type Edge struct {
+	// From is the producing task.
+	From int
+	// To is the consuming task.
+	To int
+	// Names are the values that cross, in position order.
+	Names []string
+	// BytesPerToken is their size per decoded token.
+	BytesPerToken int64
+}
+
+// Partition cuts g into the fewest tasks that each fit budget bytes under
+// cost model c, then the fewest bytes crossing between tasks, then the
+// most even sizes. Independent branches are either inside one task or
+// in separate tasks (never sharing one), so the plan keeps their
+// parallelism. MatMuls that do not fit alone are split by output rows;
+// any other op that does not fit yields an *OpTooLargeError.
+func Partition(g *ir.Graph, c CostModel, budget int64) (*Plan, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if budget <= c.TaskOverhead {
+		return nil, fmt.Errorf("%w: %d bytes must exceed the task overhead of %d bytes", ErrBudget, budget, c.TaskOverhead)
+	}
+	if err := g.Verify(); err != nil {
+		return nil, fmt.Errorf("partition: %w", err)
+	}
+	a, err := newAnalysis(g, c)
+	if err != nil {
+		return nil, err
+	}
+	split, err := a.oversize(budget)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Graph: g, Cost: c, Budget: budget}
+	if len(split) > 0 {
+		if p.Graph, p.Shards, err = splitOps(g, split); err != nil {
+			return nil, err
+		}
+		if a, err = newAnalysis(p.Graph, c); err != nil {
+			return nil, err
+		}
+		if _, err = a.oversize(budget); err != nil {
+			return nil, err
+		}
+	}
+	sol, ok := a.solve(a.tree, budget)
+	if !ok {
+		panic("partition: no plan although every op fits alone")
+	}
+	p.TotalBytes = a.totalBytes()
+	p.LowerBound = int(max(1, (p.TotalBytes+budget-c.TaskOverhead-1)/(budget-c.TaskOverhead)))
+	if err := a.fill(p, sol.ranges); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// totalBytes sums the weights and states that ops use, each once.
+func (a *analysis) totalBytes() int64 {
+	var n int64
+	for i := range a.g.Tensors {
+		if a.fixed[i] > 0 && len(a.consumers[i]) > 0 {
+			n += a.fixed[i]
+		}
+	}
+	return n
+}
+
+// Stages groups task IDs by Level: the tasks of a stage may run in parallel.
+func (p *Plan) Stages() [][]int {
+	var out [][]int
+	for _, t := range p.Tasks {
+		for len(out) <= t.Level {
+			out = append(out, nil)
+		}
+		out[t.Level] = append(out[t.Level], t.ID)
+	}
+	return out
+}
+
+// Imbalance returns the largest task's VRAM over the mean (1 = even).
+func (p *Plan) Imbalance() float64 {
+	var sum, top int64
+	for _, t := range p.Tasks {
+		sum += t.VRAM
+		top = max(top, t.VRAM)
+	}
+	if sum == 0 {
+		return 1
+	}
+	return float64(top) * float64(len(p.Tasks)) / float64(sum)
+}
