@@ -92,7 +92,7 @@ const (
 	ParamCollusion Param = "collusion"
 )
 
-// Params lists the parameters in their usual order.
+// allParams lists the parameters in their usual order.
 var allParams = []Param{ParamP, ParamSlash, ParamReward, ParamCollusion}
 
 // ParseParam parses a parameter name.

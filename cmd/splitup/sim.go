@@ -47,6 +47,8 @@ type simPoSPFlags struct {
 	sweepMode bool
 }
 
+// runSimPoSP is `splitup sim posp`: it simulates the given parameters, and
+// with --sweep or --plot a grid of one of them, and prints text or JSON.
 func runSimPoSP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseSimPoSP(args, stdout)
 	if err != nil {
