@@ -32,6 +32,11 @@ func (s *st) commitResult(c *txCtx, m *CommitResult) TxResult {
 	}
 	c.pay(s)
 	pay, _ := mulDiv(t.Price, uint64(m.Steps), uint64(e.MaxTokens)) // = PricePerCU × CU × Steps
+	// The verification surcharge funds the pool now, before any draw pays a
+	// validator from it; the escrow covers it (checked at request).
+	sur, _ := s.surcharge(pay)
+	e.Escrow -= sur
+	s.credit(PoolAddress, sur)
 	t.State = taskCommitted
 	t.Commit = commitment{Height: s.height, Time: s.header.TimeUnixNano, Steps: m.Steps, Payment: pay,
 		Inputs: cloneRoots(m.Inputs), Outputs: cloneRoots(m.Outputs)}

@@ -60,9 +60,17 @@ func (s *st) checkExec(x *execution) string {
 	var owed uint64
 	for i := range x.Tasks {
 		t := &x.Tasks[i]
-		if t.State != taskSettled && t.State != taskCancelled {
+		var due uint64
+		switch t.State {
+		case taskPending, taskRunning:
 			sur, _ := s.surcharge(t.Price)
-			owed += t.Price + sur // < 2^64 per task by the request check; sum bounded by maxList tasks
+			due = t.Price + sur
+		case taskCommitted:
+			due = t.Commit.Payment
+		}
+		var fits bool
+		if owed, fits = add(owed, due); !fits {
+			return "escrow obligations overflow"
 		}
 		if t.State < taskPending || t.State > taskSettled || t.Verify.State > vDone || t.Commit.Steps > x.MaxTokens {
 			return fmt.Sprintf("task %d: bad state", i)

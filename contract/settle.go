@@ -25,21 +25,19 @@ func (s *st) windowPassed(t *taskRun) bool {
 	return s.header.TimeUnixNano >= satAdd(t.Commit.Time, s.params.ChallengeNanos)
 }
 
-// settleTask moves the task's surcharge to the pool and, unless forfeited,
-// its payment to the node. The escrow covers both (checked at request).
+// settleTask pays the task's node unless the payment was forfeited (then it
+// stays in the escrow and is refunded). The escrow covers it (checked at request).
 func (s *st) settleTask(e *execution, i int) Event {
 	t := &e.Tasks[i]
-	sur, _ := s.surcharge(t.Commit.Payment) // ≤ surcharge(Price): fits
 	paid := t.Commit.Payment
 	if t.Verify.Forfeit {
 		paid = 0
 	}
-	e.Escrow -= sur + paid
-	s.credit(PoolAddress, sur)
+	e.Escrow -= paid
 	s.credit(t.Node, paid)
 	t.State = taskSettled
 	return ev(EventTaskSettled, "exec", utoa(e.ID), "task", itoa(i), "node", t.Node.String(),
-		"paid", utoa(paid), "surcharge", utoa(sur), "forfeit", boolText(t.Verify.Forfeit))
+		"paid", utoa(paid), "forfeit", boolText(t.Verify.Forfeit))
 }
 
 func (e *execution) allClosed() bool {

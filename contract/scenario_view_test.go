@@ -1,0 +1,78 @@
+package contract
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// balances name...: balance, stake and unbonding of each, plus pool and supply.
+func (r *runner) balances(a args) string {
+	var lines []string
+	for _, n := range a.pos {
+		addr := testAddr(n)
+		if n == "pool" {
+			addr = PoolAddress
+		}
+		line := fmt.Sprintf("%s: balance=%d", n, r.h.s.balance(addr))
+		if nd := r.h.s.nodes[addr]; nd != nil {
+			var unb uint64
+			for _, u := range nd.Unbonding {
+				unb += u.Amount
+			}
+			line += fmt.Sprintf(" stake=%d unbonding=%d", nd.Stake, unb)
+		}
+		lines = append(lines, line)
+	}
+	lines = append(lines, fmt.Sprintf("supply=%d", r.h.s.Supply()))
+	return strings.Join(lines, "\n")
+}
+
+// exec <id>: compact execution status.
+func (r *runner) exec(a args) string {
+	e := r.h.s.execs[parseAmount(a.pos[0])]
+	if e == nil {
+		return "no such execution"
+	}
+	lines := []string{fmt.Sprintf("exec %d %s escrow=%d blacklist=%s", e.ID, execStateNames[e.State], e.Escrow, r.names(e.Blacklist))}
+	for i, t := range e.Tasks {
+		v := t.Verify
+		lines = append(lines, fmt.Sprintf("  task %d %s node=%s attempt=%d deadline=%s paid=%d verify=%s validator=%s tried=%s forfeit=%v",
+			i, taskStateNames[t.State], r.h.name(t.Node), t.Attempt, r.h.relTime(itoa64(t.Deadline)), t.Commit.Payment,
+			verifyStateNames[v.State], r.h.name(v.Validator), r.names(v.Tried), v.Forfeit))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (r *runner) names(as []Address) string {
+	var out []string
+	for _, a := range as {
+		out = append(out, r.h.name(a))
+	}
+	return "[" + strings.Join(out, ",") + "]"
+}
+
+// node <name>: node status.
+func (r *runner) node(a args) string {
+	n := r.h.s.nodes[testAddr(a.pos[0])]
+	if n == nil {
+		return "no such node"
+	}
+	return fmt.Sprintf("%s online=%v eligible=%v stake=%d tasks=%d", a.pos[0], n.Online, r.h.s.eligible(n), n.Stake, len(n.Tasks))
+}
+
+// check: the supply is unchanged and the snapshot round-trips.
+func (r *runner) check() string {
+	snap := r.h.s.Snapshot()
+	s2, err := LoadState(snap)
+	if err != nil {
+		return "error: load snapshot: " + err.Error()
+	}
+	if !bytes.Equal(s2.Snapshot(), snap) || s2.AppHash() != r.h.s.AppHash() {
+		return "error: snapshot does not round-trip"
+	}
+	if r.h.s.Supply() != r.h.supply {
+		return fmt.Sprintf("error: supply %d, genesis %d", r.h.s.Supply(), r.h.supply)
+	}
+	return "ok"
+}
