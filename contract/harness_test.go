@@ -195,6 +195,9 @@ func (h *harness) fmtEvent(e Event) string {
 func (h *harness) relTime(v string) string {
 	var ns int64
 	fmt.Sscan(v, &ns)
+	if ns == 0 {
+		return "-"
+	}
 	rel := ns - testGenesis(testParams()).GenesisTimeUnixNano
 	return fmt.Sprintf("%d.%03ds", rel/Second, rel%Second/1_000_000)
 }
