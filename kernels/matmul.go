@@ -68,30 +68,59 @@ type matmul struct {
 	dx         []float32 // the block scales of qx
 }
 
-// run computes output rows [r0, r1) for all tokens. Rows are taken in
-// chunks that stay in cache while every token passes over them; within a
-// chunk, the block kernels take 4 rows (and, where they can, 2 tokens) at
-// a time.
+// run computes output rows [r0, r1) (r0 a multiple of 4) for all tokens.
+// Rows are taken in chunks that stay in cache while every token passes over
+// them. Within a chunk the SIMD kernels take whole quads of rows (and, for
+// unquantised weights, two tokens at a time); rows left over, and rows
+// whose length is not a multiple of 8, go through quad.
 func (m *matmul) run(r0, r1 int) {
 	chunk := max(4, (48<<10)/m.rowBytes&^3)
 	var acc [4][8]float32
-	var acc2 [2][4][8]float32
-	pairs := m.simd && !m.dt.Quantized()
+	whole := m.simd && (m.dt.Quantized() || m.cols%8 == 0)
 	for rc := r0; rc < r1; rc += chunk {
 		re := min(rc+chunk, r1)
-		t := 0
-		if pairs {
-			for ; t+2 <= m.n; t += 2 {
-				for r := rc; r < re; r += 4 {
-					m.quad2(r, re, t, &acc2)
-				}
-			}
+		nq := 0
+		if whole {
+			nq = (re - rc) / 4
 		}
-		for ; t < m.n; t++ {
-			for r := rc; r < re; r += 4 {
+		if nq > 0 {
+			m.rowsSIMD(rc, nq)
+		}
+		for t := 0; t < m.n; t++ {
+			for r := rc + 4*nq; r < re; r += 4 {
 				m.quad(r, re, t, &acc)
 			}
 		}
+	}
+}
+
+// rowsSIMD computes rows [rc, rc+4*nq) for all tokens with the Rows kernels.
+func (m *matmul) rowsSIMD(rc, nq int) {
+	w, stride, cols, rows := m.wptr(rc), m.rowBytes, m.cols, m.rows
+	if m.dt.Quantized() {
+		nb := cols / ir.QBlock
+		kern := q8Rows
+		if m.dt == ir.Q4_0 {
+			kern = q4Rows
+		}
+		for t := 0; t < m.n; t++ {
+			kern(w, stride, &m.qx[t*cols], &m.dx[t*nb], nb, nq, &m.out[t*rows+rc])
+		}
+		return
+	}
+	rows1, rows2 := f32Rows, f32Rows2
+	switch m.dt {
+	case ir.F16:
+		rows1, rows2 = f16Rows, f16Rows2
+	case ir.BF16:
+		rows1, rows2 = bf16Rows, bf16Rows2
+	}
+	t := 0
+	for ; t+2 <= m.n; t += 2 {
+		rows2(w, stride, &m.x[t*cols], &m.x[(t+1)*cols], cols/8, nq, &m.out[t*rows+rc], &m.out[(t+1)*rows+rc])
+	}
+	if t < m.n {
+		rows1(w, stride, &m.x[t*cols], cols/8, nq, &m.out[t*rows+rc])
 	}
 }
 
@@ -139,24 +168,6 @@ func (m *matmul) quad(r, re, t int, acc *[4][8]float32) {
 	}
 	for i := 0; i < 4 && r+i < re; i++ {
 		m.out[t*m.rows+r+i] = finishDot(&acc[i], m.dt, m.wrow(idx[i]), xt, n8*8)
-	}
-}
-
-// quad2 is quad for tokens t and t+1 (SIMD, unquantised weights only).
-func (m *matmul) quad2(r, re, t int, acc *[2][4][8]float32) {
-	idx := quadRows(r, re)
-	cols := m.cols
-	n8 := cols / 8
-	x0, x1 := m.x[t*cols:(t+1)*cols], m.x[(t+1)*cols:(t+2)*cols]
-	if n8 > 0 {
-		p := [4]unsafe.Pointer{m.wptr(idx[0]), m.wptr(idx[1]), m.wptr(idx[2]), m.wptr(idx[3])}
-		floatDot4x2(m.dt, &p, &x0[0], &x1[0], n8, acc)
-	} else {
-		*acc = [2][4][8]float32{}
-	}
-	for i := 0; i < 4 && r+i < re; i++ {
-		m.out[t*m.rows+r+i] = finishDot(&acc[0][i], m.dt, m.wrow(idx[i]), x0, n8*8)
-		m.out[(t+1)*m.rows+r+i] = finishDot(&acc[1][i], m.dt, m.wrow(idx[i]), x1, n8*8)
 	}
 }
 
@@ -255,17 +266,5 @@ func floatDot4(dt ir.DType, p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8
 		f16Dot4(p, x, n8, acc)
 	default:
 		bf16Dot4(p, x, n8, acc)
-	}
-}
-
-// floatDot4x2 dispatches to the two-token assembly kernel for dt.
-func floatDot4x2(dt ir.DType, p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32) {
-	switch dt {
-	case ir.F32:
-		f32Dot4x2(p, x0, x1, n8, acc)
-	case ir.F16:
-		f16Dot4x2(p, x0, x1, n8, acc)
-	default:
-		bf16Dot4x2(p, x0, x1, n8, acc)
 	}
 }

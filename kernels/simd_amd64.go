@@ -26,17 +26,34 @@ func f16Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)
 //go:noescape
 func bf16Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)
 
-// The x2 kernels do the same for two activation rows at once, so each
-// weight load serves two tokens.
+// The Rows kernels compute finished dot products (the lane sums combined
+// by tree8) for nq quads of consecutive rows, the first at w, stride bytes
+// apart, writing out[0:4*nq]. The Rows2 kernels do so for two activation
+// rows at once, so each weight load serves two tokens.
 
 //go:noescape
-func f32Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32)
+func f32Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
 
 //go:noescape
-func f16Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32)
+func f16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
 
 //go:noescape
-func bf16Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32)
+func bf16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func f32Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)
+
+//go:noescape
+func f16Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)
+
+//go:noescape
+func bf16Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)
+
+//go:noescape
+func q8Rows(w unsafe.Pointer, stride int, qx *int8, dx *float32, nb, nq int, out *float32)
+
+//go:noescape
+func q4Rows(w unsafe.Pointer, stride int, qx *int8, dx *float32, nb, nq int, out *float32)
 
 //go:noescape
 func q8Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]float32)

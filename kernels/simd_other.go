@@ -11,13 +11,28 @@ const haveSIMD = false
 func f32Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)  { panic("no SIMD") }
 func f16Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)  { panic("no SIMD") }
 func bf16Dot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32) { panic("no SIMD") }
-func f32Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32) {
+func f32Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
 	panic("no SIMD")
 }
-func f16Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32) {
+func f16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
 	panic("no SIMD")
 }
-func bf16Dot4x2(p *[4]unsafe.Pointer, x0, x1 *float32, n8 int, acc *[2][4][8]float32) {
+func bf16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
+	panic("no SIMD")
+}
+func f32Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32) {
+	panic("no SIMD")
+}
+func f16Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32) {
+	panic("no SIMD")
+}
+func bf16Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32) {
+	panic("no SIMD")
+}
+func q8Rows(w unsafe.Pointer, stride int, qx *int8, dx *float32, nb, nq int, out *float32) {
+	panic("no SIMD")
+}
+func q4Rows(w unsafe.Pointer, stride int, qx *int8, dx *float32, nb, nq int, out *float32) {
 	panic("no SIMD")
 }
 func q8Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]float32) {

@@ -1,0 +1,113 @@
+package kernels
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/splitup/splitup/ir"
+)
+
+var (
+	benchBW      = flag.Float64("bw", 0, "memory bandwidth in GB/s (stream read kernel); adds the %bw metric to the MatMul benchmarks")
+	benchThreads = flag.Int("threads", 2, "threads for the Fast kernels in benchmarks")
+	benchRef     = flag.Bool("ref", true, "time the reference kernels too and report the fast/reference speed ratio")
+)
+
+// weightSet holds enough copies of one weight matrix that cycling through
+// them does not fit in the last-level cache, as in a real model's layers.
+type weightSet struct {
+	copies [][]byte
+	next   int
+}
+
+func newWeightSet(b *testing.B, dt ir.DType, rows, cols int) *weightSet {
+	r := rand.New(rand.NewSource(1))
+	w := encodeWeights(b, randVec(r, rows*cols), dt)
+	n := max(1, (128<<20+len(w)-1)/len(w))
+	s := &weightSet{copies: [][]byte{w}}
+	for i := 1; i < n; i++ {
+		s.copies = append(s.copies, append([]byte(nil), w...))
+	}
+	return s
+}
+
+func (s *weightSet) get() []byte {
+	w := s.copies[s.next]
+	s.next = (s.next + 1) % len(s.copies)
+	return w
+}
+
+type mmShape struct{ rows, cols int }
+
+func benchMatMul(b *testing.B, n int, shapes []mmShape) {
+	for _, dt := range allWeightTypes {
+		for _, s := range shapes {
+			b.Run(fmt.Sprintf("%v/%dx%d", dt, s.rows, s.cols), func(b *testing.B) {
+				ws := newWeightSet(b, dt, s.rows, s.cols)
+				x := randVec(rand.New(rand.NewSource(2)), n*s.cols)
+				out := make([]float32, n*s.rows)
+				f := Fast(*benchThreads)
+				defer f.Close()
+				var refPerOp time.Duration
+				if *benchRef {
+					start := time.Now()
+					reps := 0
+					for time.Since(start) < 200*time.Millisecond || reps == 0 {
+						Reference().MatMul(out, x, n, ws.get(), dt, s.rows, s.cols)
+						reps++
+					}
+					refPerOp = time.Since(start) / time.Duration(reps)
+				}
+				bytes := len(ws.copies[0])
+				b.SetBytes(int64(bytes))
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					f.MatMul(out, x, n, ws.get(), dt, s.rows, s.cols)
+				}
+				perOp := b.Elapsed().Seconds() / float64(b.N)
+				gbs := float64(bytes) / perOp / 1e9
+				b.ReportMetric(gbs, "GB/s")
+				b.ReportMetric(2*float64(n)*float64(s.rows)*float64(s.cols)/perOp/1e9, "GFLOP/s")
+				if *benchBW > 0 {
+					b.ReportMetric(100*gbs / *benchBW, "%bw")
+				}
+				if refPerOp > 0 {
+					b.ReportMetric(refPerOp.Seconds()/perOp, "x_ref")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMatMulDecode measures one token against the weight shapes of a
+// 110M LLaMA (dim 768, hidden 2048) and TinyLlama-1.1B (dim 2048, hidden
+// 5632, vocab 32000). It reports weight GB/s (and %bw given -bw), GFLOP/s
+// and the speed-up over the reference kernels.
+func BenchmarkMatMulDecode(b *testing.B) {
+	benchMatMul(b, 1, []mmShape{{2048, 768}, {768, 2048}, {5632, 2048}, {2048, 5632}, {32000, 2048}})
+}
+
+// BenchmarkMatMulPrefill measures a 32-token batch.
+func BenchmarkMatMulPrefill(b *testing.B) {
+	benchMatMul(b, 32, []mmShape{{2048, 768}, {5632, 2048}})
+}
+
+// BenchmarkAttentionDecode measures one decode step at position 511 of a
+// 110M-shaped model layer (12 heads of 64).
+func BenchmarkAttentionDecode(b *testing.B) {
+	const ctx, heads, hs = 512, 12, 64
+	r := rand.New(rand.NewSource(3))
+	q, k, v := randVec(r, heads*hs), randVec(r, heads*hs), randVec(r, heads*hs)
+	kc, vc := randVec(r, ctx*heads*hs), randVec(r, ctx*heads*hs)
+	out := make([]float32, heads*hs)
+	f := Fast(*benchThreads)
+	defer f.Close()
+	for i := 0; i < b.N; i++ {
+		if err := f.Attention(out, q, k, v, 1, []int32{ctx - 1}, kc, vc, ctx, heads, heads, hs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
