@@ -24,10 +24,11 @@ var allowed = map[string][]string{
 	"contract":  {"ir"},
 	"sim":       {"contract"},
 	"sample":    {},
+	"pipeline":  {"ir", "p2p", "chain", "contract"},
 	"chain":     {"contract", "ir"},
 	"p2p":       {"ir"},
 	"wire":      {"ir"},
-	"node":      {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire", "sample"},
+	"node":      {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire", "sample", "pipeline"},
 	"gateway":   {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire", "sample"},
 }
 

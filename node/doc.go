@@ -1,0 +1,19 @@
+// Package node is the worker daemon of a GPU owner: it loads the shards of
+// the tasks it specialises in, serves pipeline sessions over p2p, records
+// what each session received and produced, and commits Merkle roots of
+// those records on chain.
+//
+// Serving a session (Worker):
+//
+//  1. The gateway opens a pipeline stream and sends OpenSession naming the
+//     model, the task and a session id; the worker checks (Authorizer) that
+//     the chain assigned it that task, and answers an empty StepResult.
+//  2. Each Step carries the task's inputs for n ≥ 1 positions (n > 1 is a
+//     batched prefill, e.g. a KV-cache rebuild after failover). The worker
+//     runs the task's program on the session's KV cache and answers the
+//     outputs.
+//  3. Inputs and outputs are recorded row by row (one leaf per position), so
+//     the per-tensor Merkle roots do not depend on how steps were batched.
+//  4. On Close (or a broken stream) the worker reports the roots
+//     (SessionEnd) for the daemon to commit.
+package node

@@ -1,0 +1,59 @@
+package node
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/splitup/splitup/ir"
+)
+
+// Fault injects misbehaviour into a node, for tests of Proof of Sampling
+// only. It is off unless splitup-node is started with --fault.
+type Fault struct {
+	// WrongOutputRate is the probability that a step's outputs are perturbed.
+	WrongOutputRate float64
+	// Withhold makes the node refuse to serve its recorded tensors.
+	Withhold bool
+
+	mu  sync.Mutex // guards rng
+	rng *rand.Rand
+}
+
+// ParseFault parses "wrong-output=RATE" or "withhold" (comma-separated).
+func ParseFault(s string, seed uint64) (*Fault, error) {
+	f := &Fault{rng: rand.New(rand.NewPCG(seed, 0x5eed))}
+	for _, part := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "wrong-output":
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || r < 0 || r > 1 {
+				return nil, fmt.Errorf("fault wrong-output=%q: want a rate between 0 and 1", v)
+			}
+			f.WrongOutputRate = r
+		case "withhold":
+			f.Withhold = true
+		default:
+			return nil, fmt.Errorf("unknown fault %q (want wrong-output=RATE or withhold)", part)
+		}
+	}
+	return f, nil
+}
+
+// perturb flips the lowest mantissa bit of the first element of an f32
+// frame with probability WrongOutputRate. A nil Fault does nothing.
+func (f *Fault) perturb(fr *ir.Frame) {
+	if f == nil || f.WrongOutputRate == 0 || fr.DType != ir.F32 || len(fr.Data) < 4 {
+		return
+	}
+	f.mu.Lock()
+	hit := f.rng.Float64() < f.WrongOutputRate
+	f.mu.Unlock()
+	if hit {
+		fr.Data = append([]byte(nil), fr.Data...)
+		fr.Data[0] ^= 1
+	}
+}

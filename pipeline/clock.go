@@ -1,0 +1,5 @@
+package pipeline
+
+import "time"
+
+func nowNano() int64 { return time.Now().UnixNano() }

@@ -1,0 +1,237 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/splitup/splitup/ir"
+	"github.com/splitup/splitup/p2p"
+)
+
+// ErrRemote wraps an Error message a node answered with.
+var ErrRemote = errors.New("node refused the step")
+
+// Session runs one conversation through the model's nodes. It is used by one
+// goroutine at a time (its Forward calls run tasks of a level in parallel).
+type Session struct {
+	cfg    Config
+	levels [][]int
+	links  []*link
+	logits []float32
+	// Timing, when set, receives each task's step start and end (for tests
+	// that show parallel branches overlap).
+	Timing func(task int, start, end int64)
+}
+
+// link is the connection to the node serving one task.
+type link struct {
+	task      Task
+	addr      string
+	stream    *p2p.Stream
+	steps     uint64 // steps sent on the current stream
+	hist      *history
+	failovers int
+}
+
+// Open prepares a session; streams open lazily on the first Forward.
+func Open(cfg Config) (*Session, error) {
+	if cfg.Host == nil || cfg.Resolver == nil || cfg.SessionID == "" || len(cfg.Tasks) == 0 {
+		return nil, errors.New("pipeline: Host, Resolver, SessionID and Tasks are required")
+	}
+	if cfg.MaxFailovers == 0 {
+		cfg.MaxFailovers = 3
+	}
+	lv, err := levels(cfg.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{cfg: cfg, levels: lv}
+	for _, t := range cfg.Tasks {
+		s.links = append(s.links, &link{task: t, hist: newHistory()})
+	}
+	return s, nil
+}
+
+// Forward runs tokens at positions pos.. and returns the last row's logits.
+func (s *Session) Forward(ctx context.Context, tokens []int32, pos int) ([]float32, error) {
+	n := len(tokens)
+	if n == 0 {
+		return nil, errors.New("pipeline: no tokens")
+	}
+	positions := make([]int32, n)
+	tok := make([]byte, 4*n)
+	for i := range positions {
+		positions[i] = int32(pos + i)
+		binary.LittleEndian.PutUint32(tok[4*i:], uint32(tokens[i]))
+	}
+	values := map[string]p2p.NamedTensor{Tokens: {Name: Tokens, Frame: ir.Frame{DType: ir.I32, Shape: ir.Shape{n}, Data: tok}}}
+	for _, level := range s.levels {
+		outs := make([][]p2p.NamedTensor, len(level))
+		errs := make([]error, len(level))
+		var wg sync.WaitGroup
+		for j, ti := range level {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[j], errs[j] = s.run(ctx, s.links[ti], positions, values)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+		for _, o := range outs {
+			for _, t := range o {
+				values[t.Name] = t
+			}
+		}
+	}
+	l, ok := values[Logits]
+	if !ok {
+		return nil, fmt.Errorf("pipeline: no task produced %q", Logits)
+	}
+	return s.lastRow(&l.Frame)
+}
+
+func (s *Session) lastRow(f *ir.Frame) ([]float32, error) {
+	if f.DType != ir.F32 || len(f.Shape) != 2 || f.Check() != nil {
+		return nil, fmt.Errorf("pipeline: logits are %v %v, want f32 [rows vocab]", f.DType, f.Shape)
+	}
+	w := f.Shape[1]
+	row := f.Data[(f.Shape[0]-1)*w*4:]
+	if cap(s.logits) < w {
+		s.logits = make([]float32, w)
+	}
+	s.logits = s.logits[:w]
+	for i := range s.logits {
+		s.logits[i] = math.Float32frombits(binary.LittleEndian.Uint32(row[4*i:]))
+	}
+	return s.logits, nil
+}
+
+// run sends one step to l's node, failing over to a replacement node when
+// the stream breaks.
+func (s *Session) run(ctx context.Context, l *link, positions []int32, values map[string]p2p.NamedTensor) ([]p2p.NamedTensor, error) {
+	var ins []p2p.NamedTensor
+	for _, name := range l.task.Inputs {
+		if name == Pos {
+			continue
+		}
+		v, ok := values[name]
+		if !ok {
+			return nil, fmt.Errorf("pipeline: task %d input %q was not produced", l.task.ID, name)
+		}
+		ins = append(ins, v)
+	}
+	for {
+		start := nowNano()
+		res, err := s.try(ctx, l, &p2p.Step{SessionID: s.cfg.SessionID, Positions: positions, Tensors: ins})
+		if err == nil {
+			if s.Timing != nil {
+				s.Timing(l.task.ID, start, nowNano())
+			}
+			l.hist.add(positions, ins)
+			return res.Tensors, nil
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrRemote) || l.failovers >= s.cfg.MaxFailovers {
+			return nil, fmt.Errorf("pipeline: task %d at %s: %w", l.task.ID, l.addr, err)
+		}
+		l.failovers++
+		l.drop()
+		if ferr := s.cfg.Resolver.Failed(ctx, l.task.ID, l.addr, err); ferr != nil {
+			return nil, fmt.Errorf("pipeline: task %d: node failed (%v) and no replacement: %w", l.task.ID, err, ferr)
+		}
+	}
+}
+
+// try sends st on l's stream (opening it and replaying history first when
+// needed) and waits for the result.
+func (s *Session) try(ctx context.Context, l *link, st *p2p.Step) (*p2p.StepResult, error) {
+	if l.stream == nil {
+		if err := s.connect(ctx, l); err != nil {
+			return nil, err
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { l.stream.Reset() })
+	defer stop()
+	st.Index = l.steps
+	return l.exchange(st)
+}
+
+func (l *link) exchange(st *p2p.Step) (*p2p.StepResult, error) {
+	if err := l.stream.Send(st); err != nil {
+		return nil, err
+	}
+	m, err := l.stream.Recv()
+	if err != nil {
+		return nil, err
+	}
+	switch m := m.(type) {
+	case *p2p.StepResult:
+		l.steps++
+		return m, nil
+	case *p2p.Error:
+		if m.Code == p2p.CodeShuttingDown || m.Code == p2p.CodeBusy {
+			return nil, m
+		}
+		return nil, fmt.Errorf("%w: %v", ErrRemote, m)
+	}
+	return nil, fmt.Errorf("%w: unexpected %v", ErrRemote, m.Type())
+}
+
+// connect opens a stream to the task's current node, opens the session and
+// replays the inputs sent so far as one batched step.
+func (s *Session) connect(ctx context.Context, l *link) error {
+	addr, err := s.cfg.Resolver.Peer(ctx, l.task.ID)
+	if err != nil {
+		return err
+	}
+	l.addr = addr
+	pid, err := s.cfg.Host.Connect(ctx, addr)
+	if err != nil {
+		return err
+	}
+	st, err := s.cfg.Host.OpenPipeline(ctx, pid)
+	if err != nil {
+		return err
+	}
+	l.stream, l.steps = st, 0
+	if err := st.Send(&p2p.OpenSession{SessionID: s.cfg.SessionID, ModelID: s.cfg.Model, TaskID: uint32(l.task.ID)}); err != nil {
+		return err
+	}
+	m, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if e, ok := m.(*p2p.Error); ok {
+		return fmt.Errorf("open session on %s: %w", addr, e)
+	}
+	if len(l.hist.pos) == 0 {
+		return nil
+	}
+	_, err = l.exchange(l.hist.step(s.cfg.SessionID)) // rebuild the KV cache
+	return err
+}
+
+func (l *link) drop() {
+	if l.stream != nil {
+		l.stream.Reset()
+		l.stream = nil
+	}
+}
+
+// Close ends the session on every node.
+func (s *Session) Close() error {
+	for _, l := range s.links {
+		if l.stream != nil {
+			l.stream.Send(&p2p.Close{SessionID: s.cfg.SessionID})
+			l.stream.Close()
+			l.stream = nil
+		}
+	}
+	return nil
+}
