@@ -1,6 +1,5 @@
 package partition
 
-
 // elem is one element of a series: an op, or a block of independent
 // branches (each itself a series) that may run in parallel.
 type elem struct {

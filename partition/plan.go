@@ -102,22 +102,44 @@ type Edge struct {
 	BytesPerToken int64
 }
 
-// Partition cuts g into the fewest tasks that each fit budget bytes under
-// cost model c, then the fewest bytes crossing between tasks, then the
-// most even sizes. Independent branches are either inside one task or
-// in separate tasks (never sharing one), so the plan keeps their
-// parallelism. MatMuls that do not fit alone are split by output rows;
-// any other op that does not fit yields an *OpTooLargeError.
-func Partition(g *ir.Graph, c CostModel, budget int64) (*Plan, error) {
-	if err := c.Validate(); err != nil {
-		return nil, err
+// Config is what Partition plans for.
+type Config struct {
+	// Budget is the memory one task may use, in bytes (the target VRAM).
+	Budget int64
+	// Cost is the cost model.
+	Cost CostModel
+	// MergeBranches lets a task hold parts of independent branches when
+	// that saves tasks or traffic; those branches then no longer run in
+	// parallel. By default a block of independent branches is either
+	// inside one task or split so that no task holds two of its branches.
+	MergeBranches bool
+}
+
+// Validate reports a bad cost model or a budget that leaves nothing
+// after the per-task overhead.
+func (c Config) Validate() error {
+	if err := c.Cost.Validate(); err != nil {
+		return err
 	}
-	if budget <= c.TaskOverhead {
-		return nil, fmt.Errorf("%w: %d bytes must exceed the task overhead of %d bytes", ErrBudget, budget, c.TaskOverhead)
+	if c.Budget <= c.Cost.TaskOverhead {
+		return fmt.Errorf("%w: %d bytes must exceed the task overhead of %d bytes", ErrBudget, c.Budget, c.Cost.TaskOverhead)
+	}
+	return nil
+}
+
+// Partition cuts g into the fewest tasks that each fit cfg.Budget, then
+// the fewest bytes crossing between tasks per token, then the most even
+// sizes. Independent branches stay in separate tasks (see
+// Config.MergeBranches). MatMuls that do not fit alone are split by output
+// rows; any other op that does not fit yields an *OpTooLargeError.
+func Partition(g *ir.Graph, cfg Config) (*Plan, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if err := g.Verify(); err != nil {
 		return nil, fmt.Errorf("partition: %w", err)
 	}
+	budget, c := cfg.Budget, cfg.Cost
 	a, err := newAnalysis(g, c)
 	if err != nil {
 		return nil, err
@@ -138,7 +160,11 @@ func Partition(g *ir.Graph, c CostModel, budget int64) (*Plan, error) {
 			return nil, err
 		}
 	}
-	sol, ok := a.solve(a.tree, budget)
+	tree := a.tree
+	if cfg.MergeBranches {
+		tree = &level{lo: 0, hi: len(a.ops), bounds: seq(len(a.ops) + 1)}
+	}
+	sol, ok := a.solve(tree, budget)
 	if !ok {
 		panic("partition: no plan although every op fits alone")
 	}

@@ -113,7 +113,7 @@ func splitOps(g *ir.Graph, split map[int]int) (*ir.Graph, []Shard, error) {
 		refs[i] = -1
 	}
 	ref := func(x int) ir.Ref {
-		if refs[x] < 0 { // weights and states are declared when first used
+		if refs[x] == -1 && g.Tensors[x].Kind != ir.KindValue { // leaves are declared when first used
 			refs[x] = leaf(b, &g.Tensors[x])
 		}
 		return refs[x]
@@ -122,6 +122,7 @@ func splitOps(g *ir.Graph, split map[int]int) (*ir.Graph, []Shard, error) {
 		ref(i)
 	}
 	var shards []Shard
+	made := map[string]ir.Ref{} // shard weights, shared by MatMuls of one weight
 	for _, i := range order {
 		t := &g.Tensors[i]
 		if t.Kind != ir.KindValue {
@@ -129,7 +130,7 @@ func splitOps(g *ir.Graph, split map[int]int) (*ir.Graph, []Shard, error) {
 		}
 		if m := split[i]; m > 1 {
 			var sh []Shard
-			refs[i], sh = splitMatMul(b, g, i, m, ref(t.Args[0]))
+			refs[i], sh = splitMatMul(b, g, i, m, ref(t.Args[0]), made)
 			shards = append(shards, sh...)
 		} else {
 			args := make([]ir.Ref, len(t.Args))
@@ -153,7 +154,9 @@ func splitOps(g *ir.Graph, split map[int]int) (*ir.Graph, []Shard, error) {
 }
 
 // splitMatMul emits MatMul op i as m row slices of its weight.
-func splitMatMul(b *ir.Builder, g *ir.Graph, i, m int, x ir.Ref) (ir.Ref, []Shard) {
+// Shard weights already declared are taken from made; new ones are added
+// to it and returned.
+func splitMatMul(b *ir.Builder, g *ir.Graph, i, m int, x ir.Ref, made map[string]ir.Ref) (ir.Ref, []Shard) {
 	w := &g.Tensors[g.Tensors[i].Args[1]]
 	n := w.Shape[0]
 	var out ir.Ref = -1
@@ -165,14 +168,36 @@ func splitMatMul(b *ir.Builder, g *ir.Graph, i, m int, x ir.Ref) (ir.Ref, []Shar
 			rows++
 		}
 		sh := Shard{Name: ShardName(w.Name, start, start+rows), Source: w.Name, RowStart: start, RowEnd: start + rows}
-		part := b.MatMul(x, b.Weight(sh.Name, w.DType, ir.Shape{rows, w.Shape[1]}))
+		wr, ok := made[sh.Name]
+		if !ok {
+			wr = b.Weight(sh.Name, w.DType, ir.Shape{rows, w.Shape[1]})
+			made[sh.Name] = wr
+			shards = append(shards, sh)
+		}
+		part := b.MatMul(x, wr)
 		if out < 0 {
 			out = part
 		} else {
 			out = b.Concat(out, part, 0)
 		}
-		shards = append(shards, sh)
 		start += rows
 	}
 	return out, shards
+}
+
+// Slice returns rows [s.RowStart, s.RowEnd) of src, the frame of weight
+// s.Source, as the frame of weight s.Name. The data is shared, not copied.
+func (s Shard) Slice(src *ir.Frame) (*ir.Frame, error) {
+	if err := src.Check(); err != nil {
+		return nil, fmt.Errorf("shard %s: %w", s.Name, err)
+	}
+	if len(src.Shape) != 2 || s.RowStart < 0 || s.RowEnd <= s.RowStart || s.RowEnd > src.Shape[0] {
+		return nil, fmt.Errorf("shard %s: %w: rows [%d, %d) of %v", s.Name, ir.ErrShape, s.RowStart, s.RowEnd, src.Shape)
+	}
+	row, err := src.DType.Bytes(int64(src.Shape[1]))
+	if err != nil {
+		return nil, fmt.Errorf("shard %s: %w", s.Name, err)
+	}
+	data := src.Data[int64(s.RowStart)*row : int64(s.RowEnd)*row]
+	return &ir.Frame{DType: src.DType, Shape: ir.Shape{s.RowEnd - s.RowStart, src.Shape[1]}, Data: data}, nil
 }
