@@ -21,13 +21,16 @@ type ServerConfig struct {
 	ShutdownTimeout time.Duration
 	// ReadHeaderTimeout bounds reading request headers; 0 means 10 seconds.
 	ReadHeaderTimeout time.Duration
+	// IdleTimeout bounds how long a keep-alive connection waits for its next
+	// request; 0 means 2 minutes.
+	IdleTimeout time.Duration
 	// Logger receives one line per failed request; nil means slog.Default().
 	Logger *slog.Logger
 }
 
 // Validate reports whether c is usable.
 func (c ServerConfig) Validate() error {
-	if c.RequestTimeout < 0 || c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 || c.ReadHeaderTimeout < 0 {
+	if c.RequestTimeout < 0 || c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 || c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 {
 		return errors.New("gateway: server config: durations and sizes must be >= 0")
 	}
 	return nil
@@ -45,6 +48,9 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.ReadHeaderTimeout == 0 {
 		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 2 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -91,6 +97,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
 	}

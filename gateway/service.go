@@ -224,6 +224,10 @@ func (s *Service) ChatStream(ctx context.Context, r wire.ChatCompletionRequest, 
 	return nil
 }
 
+// statusClientClosed is the status logged when the client went away first
+// (nginx's 499); nobody is left to read it.
+const statusClientClosed = 499
+
 // apiError maps an error from generation to the *wire.Error the client sees.
 func apiError(ctx context.Context, err error) *wire.Error {
 	var we *wire.Error
@@ -234,7 +238,7 @@ func apiError(ctx context.Context, err error) *wire.Error {
 		return wire.ServerError(http.StatusGatewayTimeout, wire.CodeTimeout,
 			"the request did not finish before its deadline; lower max_tokens or retry later")
 	case errors.Is(err, context.Canceled):
-		return wire.ServerError(499, "canceled", "the request was canceled")
+		return wire.ServerError(statusClientClosed, "canceled", "the request was canceled")
 	case errors.Is(err, ErrUnavailable):
 		return wire.ServerError(http.StatusServiceUnavailable, wire.CodeEngineUnavailable,
 			"the model is not available right now (%v); retry later", err)
