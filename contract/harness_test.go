@@ -54,7 +54,6 @@ type harness struct {
 	models map[string]*RegisterModel
 	names  map[Address]string
 	supply uint64
-	events []Event // events of the last next()
 }
 
 func newHarness(t testing.TB, p Params) *harness {
@@ -79,15 +78,15 @@ func (h *harness) begin(dt int64) []Event {
 	return h.s.BeginBlock(hd)
 }
 
-// next ends the open block and begins one dt later.
-func (h *harness) next(dt int64) []Event {
-	evs := h.s.EndBlock()
-	evs = append(evs, h.begin(dt)...)
+// next ends the open block and begins one dt later; it returns the events
+// of EndBlock and of the new BeginBlock.
+func (h *harness) next(dt int64) (end, begin []Event) {
+	end = h.s.EndBlock()
+	begin = h.begin(dt)
 	if got := h.s.Supply(); got != h.supply {
 		h.t.Fatalf("supply changed from %d to %d at height %d", h.supply, got, h.s.Height())
 	}
-	h.events = evs
-	return evs
+	return end, begin
 }
 
 // signed builds and signs a tx from name with its next nonce.

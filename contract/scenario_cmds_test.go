@@ -184,8 +184,12 @@ func (r *runner) next(a args) string {
 				}
 			}
 		}
-		for _, e := range r.h.next(dt) {
+		end, begin := r.h.next(dt)
+		for _, e := range end {
 			lines = append(lines, fmt.Sprintf("h%d %s", r.h.s.Height()-1, r.h.fmtEvent(e)))
+		}
+		for _, e := range begin {
+			lines = append(lines, fmt.Sprintf("h%d %s", r.h.s.Height(), r.h.fmtEvent(e)))
 		}
 	}
 	lines = append(lines, fmt.Sprintf("-> height %d time %s", r.h.s.Height(), r.h.relTime(strconv.FormatInt(r.h.s.header.TimeUnixNano, 10))))
