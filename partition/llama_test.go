@@ -21,7 +21,7 @@ func llama70B(t testing.TB) *ir.Graph {
 
 func TestLlama70B(t *testing.T) {
 	g := llama70B(t)
-	p, err := Partition(g, Config{Cost: CostModel{Context: 4096}, Budget: 12*gib})
+	p, err := Partition(g, Config{Cost: CostModel{Context: 4096}, Budget: 12 * gib})
 	if err != nil {
 		t.Fatal(err)
 	}

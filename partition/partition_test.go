@@ -174,7 +174,7 @@ func TestBranchesRunInParallel(t *testing.T) {
 	g := towers(t, 64)
 	c := CostModel{Chunk: 1}
 	layer := int64(64 * 64 * 4)
-	p, err := Partition(g, Config{Cost: c, Budget: 4*layer})
+	p, err := Partition(g, Config{Cost: c, Budget: 4 * layer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestBranchesRunInParallel(t *testing.T) {
 	}
 	t.Logf("stages %v", p.Stages())
 	// With room for everything, one task.
-	if p, err := Partition(g, Config{Cost: c, Budget: 100*layer}); err != nil || len(p.Tasks) != 1 {
+	if p, err := Partition(g, Config{Cost: c, Budget: 100 * layer}); err != nil || len(p.Tasks) != 1 {
 		t.Fatalf("large budget: %v tasks, %v", p, err)
 	}
 }
@@ -278,7 +278,7 @@ func TestSplitOversizeMatMul(t *testing.T) {
 
 func TestOpTooLarge(t *testing.T) {
 	g := llama70B(t)
-	_, err := Partition(g, Config{Cost: CostModel{}, Budget: 300<<20})
+	_, err := Partition(g, Config{Cost: CostModel{}, Budget: 300 << 20})
 	var big *OpTooLargeError
 	if !errors.As(err, &big) || !errors.Is(err, ErrOpTooLarge) {
 		t.Fatalf("err = %v, want an OpTooLargeError", err)
