@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"unsafe"
+
 	"github.com/splitup/splitup/ir"
 )
 
@@ -157,7 +159,13 @@ func (f *FastKernels) scores(a, qh, kc []float32, stride int) {
 	hs := len(qh)
 	n8 := hs / 8
 	var acc [4][8]float32
-	for j := 0; j < len(a); j += 4 {
+	j := 0
+	if f.simd && hs%8 == 0 && len(a) >= 4 {
+		nq := len(a) / 4
+		f32Rows(unsafe.Pointer(&kc[0]), stride*4, &qh[0], n8, nq, &a[0])
+		j = 4 * nq
+	}
+	for ; j < len(a); j += 4 {
 		var rows [4][]float32
 		for r := range rows {
 			jr := min(j+r, len(a)-1)

@@ -196,15 +196,50 @@ func finishDot(l *[8]float32, dt ir.DType, w []byte, x []float32, from int) floa
 // lane sums of 4 rows over the first n8*8 elements.
 func goDot4(dt ir.DType, w *[4][]byte, x []float32, n8 int, acc *[4][8]float32) {
 	for r := range w {
-		var l [8]float32
-		wr := w[r]
-		for i := 0; i < n8*8; i += 8 {
-			for j := 0; j < 8; j++ {
-				l[j] += float32(welem(dt, wr, i+j) * x[i+j])
-			}
-		}
-		acc[r] = l
+		acc[r] = goLanes(dt, w[r], x[:n8*8])
 	}
+}
+
+// goLanes returns the 8 lane sums of the canonical dot product of weight
+// row w with x (len(x) a multiple of 8).
+func goLanes(dt ir.DType, w []byte, x []float32) [8]float32 {
+	var l0, l1, l2, l3, l4, l5, l6, l7 float32
+	size := dt.BlockBytes()
+	w = w[:len(x)*size]
+	for i := 0; i+8 <= len(x); i += 8 {
+		xs := x[i : i+8 : i+8]
+		ws := w[i*size : (i+8)*size : (i+8)*size]
+		switch dt {
+		case ir.F32:
+			l0 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[0:])) * xs[0])
+			l1 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[4:])) * xs[1])
+			l2 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[8:])) * xs[2])
+			l3 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[12:])) * xs[3])
+			l4 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[16:])) * xs[4])
+			l5 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[20:])) * xs[5])
+			l6 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[24:])) * xs[6])
+			l7 += float32(math.Float32frombits(binary.LittleEndian.Uint32(ws[28:])) * xs[7])
+		case ir.F16:
+			l0 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[0:])) * xs[0])
+			l1 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[2:])) * xs[1])
+			l2 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[4:])) * xs[2])
+			l3 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[6:])) * xs[3])
+			l4 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[8:])) * xs[4])
+			l5 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[10:])) * xs[5])
+			l6 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[12:])) * xs[6])
+			l7 += float32(F16ToF32(binary.LittleEndian.Uint16(ws[14:])) * xs[7])
+		default:
+			l0 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[0:])) * xs[0])
+			l1 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[2:])) * xs[1])
+			l2 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[4:])) * xs[2])
+			l3 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[6:])) * xs[3])
+			l4 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[8:])) * xs[4])
+			l5 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[10:])) * xs[5])
+			l6 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[12:])) * xs[6])
+			l7 += float32(BF16ToF32(binary.LittleEndian.Uint16(ws[14:])) * xs[7])
+		}
+	}
+	return [8]float32{l0, l1, l2, l3, l4, l5, l6, l7}
 }
 
 // goQDot4 is the portable block kernel for Q8_0 and Q4_0 weights: the 8
