@@ -346,6 +346,7 @@ func TestConfigValidate(t *testing.T) {
 		{Models: []Model{{ID: "m", Tokenizer: byteTokenizer{}, ContextLength: 8}}},
 		{Models: []Model{{ID: "m", Engine: e, Tokenizer: byteTokenizer{}}}},
 		{Models: []Model{ok}, MaxConcurrent: -1},
+		{Models: []Model{ok}, Limits: wire.Limits{MaxTokens: 10}},
 	}
 	for i, c := range bad {
 		if _, err := NewService(c); err == nil {

@@ -72,6 +72,11 @@ func (c Config) Validate() error {
 		}
 		seen[m.ID] = true
 	}
+	if c.Limits != (wire.Limits{}) {
+		if err := c.Limits.Validate(); err != nil {
+			return fmt.Errorf("gateway: config: %w", err)
+		}
+	}
 	if c.MaxConcurrent < 0 {
 		return fmt.Errorf("gateway: config: MaxConcurrent %d must be >= 0", c.MaxConcurrent)
 	}
@@ -90,9 +95,6 @@ func NewService(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Limits == (wire.Limits{}) {
-		cfg.Limits = wire.DefaultLimits
-	}
 	if cfg.MaxConcurrent == 0 {
 		cfg.MaxConcurrent = 4
 	}
@@ -104,6 +106,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.Random == nil {
 		cfg.Random = cryptoRandom
+	}
+	if cfg.Limits == (wire.Limits{}) {
+		cfg.Limits = wire.DefaultLimits
 	}
 	cfg.Models = append([]Model(nil), cfg.Models...)
 	sort.Slice(cfg.Models, func(i, j int) bool { return cfg.Models[i].ID < cfg.Models[j].ID })

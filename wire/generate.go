@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"unicode/utf8"
@@ -60,6 +61,17 @@ type Limits struct {
 	MaxTokens int
 	// MaxPromptBytes bounds the rendered prompt, in bytes; 0 means no bound.
 	MaxPromptBytes int
+}
+
+// Validate reports whether l is usable.
+func (l Limits) Validate() error {
+	if l.DefaultMaxTokens <= 0 || l.DefaultChatMaxTokens <= 0 {
+		return fmt.Errorf("wire: limits: default max tokens %d and %d must be > 0", l.DefaultMaxTokens, l.DefaultChatMaxTokens)
+	}
+	if l.MaxTokens < 0 || l.MaxPromptBytes < 0 {
+		return fmt.Errorf("wire: limits: MaxTokens %d and MaxPromptBytes %d must be >= 0", l.MaxTokens, l.MaxPromptBytes)
+	}
+	return nil
 }
 
 // DefaultLimits are OpenAI's defaults: 16 tokens for completions, 256 for
