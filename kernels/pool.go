@@ -6,39 +6,91 @@ import (
 )
 
 // pool is a fixed set of worker goroutines that run chunks of a parallel
-// loop. The calling goroutine runs the first chunk itself.
+// loop; the calling goroutine runs the first chunk itself. Between loops a
+// worker spins briefly before it parks, so the back-to-back loops of a
+// decode step do not pay a wake-up each.
 type pool struct {
 	threads int
-	tasks   chan poolTask // closed by close
-	closed  atomic.Bool
-	mu      sync.Mutex // serialises close against run's sends
+	workers []*worker
+
+	mu     sync.Mutex // held for the whole of a loop and by close; guards closed
+	closed bool
+
+	pending  atomic.Int32  // chunks of the current loop not yet finished by workers
+	sleeping atomic.Bool   // the caller parked waiting for pending to reach 0
+	done     chan struct{} // wakes the parked caller (buffered; stale tokens are harmless)
+}
+
+// worker runs the task posted to it; seq counts posts.
+type worker struct {
+	seq      atomic.Uint64
+	task     poolTask // written before seq is incremented
+	sleeping atomic.Bool
+	wake     chan struct{} // buffered; stale tokens are harmless
 }
 
 type poolTask struct {
-	fn     func(lo, hi int)
+	fn     func(lo, hi int) // nil tells the worker to exit
 	lo, hi int
-	wg     *sync.WaitGroup
 }
 
+// spinLimit bounds the polling of a worker waiting for work, or of the
+// caller waiting for workers, before it parks (roughly tens of µs).
+const spinLimit = 1 << 15
+
 func newPool(threads int) *pool {
-	p := &pool{threads: threads, tasks: make(chan poolTask, threads)}
+	p := &pool{threads: threads, done: make(chan struct{}, 1)}
 	for i := 1; i < threads; i++ {
-		go p.work()
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		go w.loop(p)
 	}
 	return p
 }
 
-func (p *pool) work() {
-	for t := range p.tasks {
+func (w *worker) post(t poolTask) {
+	w.task = t
+	w.seq.Add(1)
+	if w.sleeping.Load() {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *worker) loop(p *pool) {
+	var last uint64
+	for {
+		for spins := 0; w.seq.Load() == last; spins++ {
+			if spins >= spinLimit {
+				w.sleeping.Store(true)
+				if w.seq.Load() == last {
+					<-w.wake
+				}
+				w.sleeping.Store(false)
+			}
+		}
+		last = w.seq.Load()
+		t := w.task
+		if t.fn == nil {
+			return
+		}
 		t.fn(t.lo, t.hi)
-		t.wg.Done()
+		if p.pending.Add(-1) == 0 && p.sleeping.Load() {
+			select {
+			case p.done <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
 // run calls fn on contiguous chunks covering [0, units), one chunk per
 // thread, and returns when all are done. It runs fn(0, units) inline when
-// work (an estimate in multiply-adds) is below the threshold worth waking
-// workers for, or after close.
+// work (an estimate in multiply-adds or elements) is below what is worth
+// waking workers for, or after close. Loops from concurrent callers run one
+// after the other.
 func (p *pool) run(units int, work int64, fn func(lo, hi int)) {
 	chunks := p.threads
 	if units < chunks {
@@ -49,29 +101,40 @@ func (p *pool) run(units int, work int64, fn func(lo, hi int)) {
 		return
 	}
 	p.mu.Lock()
-	if p.closed.Load() {
-		p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.closed {
 		fn(0, units)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(chunks - 1)
+	p.pending.Store(int32(chunks - 1))
 	for c := 1; c < chunks; c++ {
-		p.tasks <- poolTask{fn, c * units / chunks, (c + 1) * units / chunks, &wg}
+		p.workers[c-1].post(poolTask{fn, c * units / chunks, (c + 1) * units / chunks})
 	}
-	p.mu.Unlock()
 	fn(0, units/chunks)
-	wg.Wait()
+	for spins := 0; p.pending.Load() != 0; spins++ {
+		if spins >= spinLimit {
+			p.sleeping.Store(true)
+			if p.pending.Load() != 0 {
+				<-p.done
+			}
+			p.sleeping.Store(false)
+		}
+	}
 }
 
 // parallelMin is the work (multiply-adds or elements) below which a loop
-// runs on the calling goroutine: waking a worker costs a few microseconds.
+// runs on the calling goroutine.
 const parallelMin = 1 << 15
 
+// close stops the workers; later loops run inline.
 func (p *pool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closed.Swap(true) {
-		close(p.tasks)
+	if p.closed {
+		return
+	}
+	p.closed = true
+	for _, w := range p.workers {
+		w.post(poolTask{})
 	}
 }
