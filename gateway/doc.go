@@ -1,6 +1,6 @@
 // Package gateway is SplitUp's OpenAI-compatible HTTP front end.
 //
-// It serves GET /v1/models, POST /v1/completions and POST
+// It serves GET /v1/models, GET /v1/models/{id}, POST /v1/completions and POST
 // /v1/chat/completions (streamed as server-sent events or not). Requests and
 // responses are the types of package wire; the HTTP handlers only decode a
 // request, call the Service, and encode its answer.

@@ -14,6 +14,11 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.svc.Models())
 }
 
+func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
+	m, err := s.svc.Model(r.PathValue("model"))
+	s.reply(w, r, m, err)
+}
+
 func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	var req wire.CompletionRequest
 	if !s.decode(w, r, &req) {

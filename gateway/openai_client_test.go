@@ -91,6 +91,7 @@ type clientFailure struct {
 
 type clientReport struct {
 	Models           []string      `json:"models"`
+	Retrieved        string        `json:"retrieved"`
 	Completion       clientText    `json:"completion"`
 	CompletionStream clientText    `json:"completionStream"`
 	Chat             clientText    `json:"chat"`
@@ -101,8 +102,8 @@ type clientReport struct {
 
 func checkClientReport(t *testing.T, got clientReport) {
 	t.Helper()
-	if len(got.Models) != 1 || got.Models[0] != testModel {
-		t.Errorf("models %v", got.Models)
+	if len(got.Models) != 1 || got.Models[0] != testModel || got.Retrieved != testModel {
+		t.Errorf("models %v, retrieved %q", got.Models, got.Retrieved)
 	}
 	wantUsage := wire.Usage{PromptTokens: 3, CompletionTokens: 10, TotalTokens: 13}
 	c := got.Completion

@@ -72,6 +72,7 @@ func NewServer(svc *Service, cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{svc: svc, cfg: cfg.withDefaults(), mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /v1/models", s.handleModels)
+	s.mux.HandleFunc("GET /v1/models/{model...}", s.handleModel)
 	s.mux.HandleFunc("POST /v1/completions", s.handleCompletions)
 	s.mux.HandleFunc("POST /v1/chat/completions", s.handleChat)
 	s.mux.HandleFunc("/", s.handleNotFound)

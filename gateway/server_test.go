@@ -29,6 +29,29 @@ func TestModels(t *testing.T) {
 	}
 }
 
+func TestModelByID(t *testing.T) {
+	_, ts := testSetup(t, newTestEngine(), nil)
+	resp, err := http.Get(ts.URL + "/v1/models/" + testModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m wire.Model
+	err = jsonDecode(resp, &m)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || m.ID != testModel || m.Object != "model" {
+		t.Fatalf("%d %+v %v", resp.StatusCode, m, err)
+	}
+	resp, err = http.Get(ts.URL + "/v1/models/org/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e wire.ErrorResponse
+	if err := jsonDecode(resp, &e); err != nil || resp.StatusCode != 404 || *e.Error.Code != wire.CodeModelNotFound {
+		t.Fatalf("%d %+v %v", resp.StatusCode, e, err)
+	}
+}
+
 func TestCompletionGreedy(t *testing.T) {
 	_, ts := testSetup(t, newTestEngine(), nil)
 	code, b := post(t, ts.URL+"/v1/completions", `{"model":"test-model","prompt":"Hi","max_tokens":10,"temperature":0}`)

@@ -134,6 +134,15 @@ func (s *Service) Models() wire.ModelList {
 	return wire.ToModelList(ms)
 }
 
+// Model describes the served model id, or returns a 404 *wire.Error.
+func (s *Service) Model(id string) (wire.Model, error) {
+	m, ok := s.models[id]
+	if !ok {
+		return wire.Model{}, wire.ModelNotFound(id)
+	}
+	return wire.Model{ID: m.ID, Object: wire.ObjectModel, Created: m.Created, OwnedBy: m.OwnedBy}, nil
+}
+
 func (s *Service) meta(prefix, model string) wire.Meta {
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:8], s.cfg.Random())

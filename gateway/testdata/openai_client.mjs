@@ -14,6 +14,7 @@ const out = {};
 
 const models = await client.models.list();
 out.models = models.data.map((m) => m.id);
+out.retrieved = (await client.models.retrieve(model)).id;
 
 const c = await client.completions.create({ model, prompt: "Hi", max_tokens: 10, temperature: 0 });
 out.completion = { text: c.choices[0].text, finish: c.choices[0].finish_reason, usage: c.usage, object: c.object };
