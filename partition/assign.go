@@ -43,8 +43,8 @@ type Assignment struct {
 
 // Assign places p's tasks on nodes so that each node's tasks fit its VRAM
 // together and few bytes cross between nodes: tasks join the node of the
-// neighbours they exchange the most with, then single moves improve the
-// result while they can. Ties are broken by a node order drawn from seed,
+// neighbours they exchange the most with, then moves, swaps and merges of
+// nodes improve the result while they can. Ties are broken by a node order drawn from seed,
 // so the result is a function of (p, nodes, seed).
 func Assign(p *Plan, nodes []Node, seed uint64) (*Assignment, error) {
 	rank := shuffle(len(nodes), seed)
@@ -52,10 +52,10 @@ func Assign(p *Plan, nodes []Node, seed uint64) (*Assignment, error) {
 	for i := range order {
 		order[i] = i
 	}
-	as, err := greedy(p, nodes, rank, order)
-	if err != nil { // retry, largest tasks first
+	as, err := greedy(p, nodes, rank, order, false)
+	if err != nil { // retry, largest tasks first, packing tightly
 		sort.SliceStable(order, func(x, y int) bool { return p.Tasks[order[x]].VRAM > p.Tasks[order[y]].VRAM })
-		if as, err = greedy(p, nodes, rank, order); err != nil {
+		if as, err = greedy(p, nodes, rank, order, true); err != nil {
 			return nil, err
 		}
 	}
@@ -103,7 +103,11 @@ func affinity(p *Plan, where []int, t, n int) int64 {
 	return b
 }
 
-func greedy(p *Plan, nodes []Node, rank, order []int) (*Assignment, error) {
+// greedy places the tasks in order. A task joins the node it exchanges
+// the most bytes with; a task with no such node opens the node with the
+// most free VRAM (room for its successors), or with bestFit the one with
+// the least that suffices (room for large tasks); ties go by rank.
+func greedy(p *Plan, nodes []Node, rank, order []int, bestFit bool) (*Assignment, error) {
 	as := &Assignment{Node: make([]int, len(p.Tasks)), Used: make([]int64, len(nodes))}
 	for i := range as.Node {
 		as.Node[i] = -1
@@ -117,7 +121,7 @@ func greedy(p *Plan, nodes []Node, rank, order []int) (*Assignment, error) {
 				continue
 			}
 			aff := affinity(p, as.Node, t, n)
-			if best < 0 || aff > bestAff || aff == bestAff && (free < bestFree || free == bestFree && rank[n] < rank[best]) {
+			if best < 0 || prefer(aff, bestAff, free, bestFree, bestFit) || aff == bestAff && free == bestFree && rank[n] < rank[best] {
 				best, bestAff, bestFree = n, aff, free
 			}
 		}
@@ -130,29 +134,90 @@ func greedy(p *Plan, nodes []Node, rank, order []int) (*Assignment, error) {
 	return as, nil
 }
 
-// improve makes the single task move that lowers the crossing bytes most,
-// and reports whether it made one.
+// prefer reports whether a node with affinity aff and free bytes free
+// (after placing) beats the best so far.
+func prefer(aff, bestAff, free, bestFree int64, bestFit bool) bool {
+	if aff != bestAff {
+		return aff > bestAff
+	}
+	if bestFit {
+		return free < bestFree
+	}
+	return free > bestFree
+}
+
+// improve applies the change that lowers the crossing bytes most — moving
+// one task, swapping two, or moving all of a node's tasks to another — and
+// reports whether it found one.
 func improve(p *Plan, nodes []Node, rank []int, as *Assignment) bool {
-	bt, bn := -1, -1
-	var gain int64
-	for t := range p.Tasks {
-		from := as.Node[t]
-		stay := affinity(p, as.Node, t, from)
-		for n := range nodes {
-			if n == from || as.Used[n]+p.Tasks[t].VRAM > nodes[n].VRAM || !nodes[n].accepts(t) {
-				continue
+	base := cross(p, as.Node)
+	best, bestGain := []int(nil), int64(0)
+	try := func(where []int) {
+		if g := base - cross(p, where); g > bestGain && fits(p, nodes, where) {
+			best, bestGain = append([]int(nil), where...), g
+		}
+	}
+	where := append([]int(nil), as.Node...)
+	for t := range where {
+		for _, n := range byRank(rank) {
+			if n != as.Node[t] {
+				where[t] = n
+				try(where)
 			}
-			if d := affinity(p, as.Node, t, n) - stay; d > gain || d == gain && d > 0 && rank[n] < rank[bn] {
-				bt, bn, gain = t, n, d
+		}
+		where[t] = as.Node[t]
+	}
+	if len(where) <= 200 {
+		for t := range where {
+			for u := t + 1; u < len(where); u++ {
+				where[t], where[u] = as.Node[u], as.Node[t]
+				try(where)
+				where[t], where[u] = as.Node[t], as.Node[u]
 			}
 		}
 	}
-	if bt < 0 {
+	for _, from := range byRank(rank) {
+		for _, to := range byRank(rank) {
+			for t := range where {
+				if as.Node[t] == from {
+					where[t] = to
+				}
+			}
+			try(where)
+			copy(where, as.Node)
+		}
+	}
+	if best == nil {
 		return false
 	}
-	as.Used[as.Node[bt]] -= p.Tasks[bt].VRAM
-	as.Used[bn] += p.Tasks[bt].VRAM
-	as.Node[bt] = bn
+	as.Node = best
+	for n := range as.Used {
+		as.Used[n] = 0
+	}
+	for t, n := range best {
+		as.Used[n] += p.Tasks[t].VRAM
+	}
+	return true
+}
+
+// byRank lists node indices in rank order.
+func byRank(rank []int) []int {
+	out := make([]int, len(rank))
+	for n, r := range rank {
+		out[r] = n
+	}
+	return out
+}
+
+// fits reports whether the placement respects VRAM and specialisations.
+func fits(p *Plan, nodes []Node, where []int) bool {
+	used := make([]int64, len(nodes))
+	for t, n := range where {
+		used[n] += p.Tasks[t].VRAM
+		if used[n] > nodes[n].VRAM || !nodes[n].accepts(t) {
+			return false
+		}
+	}
 	return true
 }
 
