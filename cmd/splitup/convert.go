@@ -157,6 +157,7 @@ func openSource(path string) (*source, error) {
 			dim:  c.Dim, hidden: c.HiddenDim, layers: c.NLayers, heads: c.NHeads, kvHeads: c.NKVHeads,
 			vocab: c.VocabSize, context: c.SeqLen, eps: 1e-5, freqBase: 10000,
 		},
+		extra: []gguf.KV{{Key: "llama.tensor_data_layout", Value: gguf.String("Meta AI original pth")}},
 		close: func() error { return nil },
 	}
 	for _, t := range m.Tensors {
