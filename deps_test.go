@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"wire":      {"ir"},
 	"node":      {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire", "sample", "pipeline"},
 	"gateway":   {"ir", "kernels", "exec", "models", "partition", "contract", "chain", "p2p", "wire", "sample"},
+	"deploy":    {"ir", "kernels", "models", "partition", "contract", "chain", "p2p"},
 }
 
 func layerOf(pkg string) string {
