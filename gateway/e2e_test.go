@@ -61,6 +61,9 @@ func (s *execSession) Close() error { return nil }
 // stories260K serves ../shared/models/stories260K.bin with tok512.bin.
 func stories260K(t *testing.T, edit func(*Config, *ServerConfig)) (*Service, string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping the end-to-end test through stories260K")
+	}
 	bin := filepath.Join(sharedModels, "stories260K.bin")
 	tokPath := filepath.Join(sharedModels, "tok512.bin")
 	for _, p := range []string{bin, tokPath} {
