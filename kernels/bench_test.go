@@ -14,6 +14,7 @@ var (
 	benchBW      = flag.Float64("bw", 0, "memory bandwidth in GB/s (stream read kernel); adds the %bw metric to the MatMul benchmarks")
 	benchThreads = flag.Int("threads", 2, "threads for the Fast kernels in benchmarks")
 	benchRef     = flag.Bool("ref", true, "time the reference kernels too and report the fast/reference speed ratio")
+	benchSetMiB  = flag.Int("wset", 256, "MiB of weight copies a MatMul benchmark cycles through; make it several times the last-level cache")
 )
 
 // weightSet holds enough copies of one weight matrix that cycling through
@@ -26,7 +27,7 @@ type weightSet struct {
 func newWeightSet(b *testing.B, dt ir.DType, rows, cols int) *weightSet {
 	r := rand.New(rand.NewSource(1))
 	w := encodeWeights(b, randVec(r, rows*cols), dt)
-	n := max(1, (128<<20+len(w)-1)/len(w))
+	n := max(1, (*benchSetMiB<<20+len(w)-1)/len(w))
 	s := &weightSet{copies: [][]byte{w}}
 	for i := 1; i < n; i++ {
 		s.copies = append(s.copies, append([]byte(nil), w...))

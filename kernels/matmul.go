@@ -70,9 +70,9 @@ type matmul struct {
 
 // run computes output rows [r0, r1) (r0 a multiple of 4) for all tokens.
 // Rows are taken in chunks that stay in cache while every token passes over
-// them. Within a chunk the SIMD kernels take whole quads of rows (and, for
-// unquantised weights, two tokens at a time); rows left over, and rows
-// whose length is not a multiple of 8, go through quad.
+// them. Within a chunk the SIMD kernels take whole quads of rows and two
+// tokens at a time, so each weight load serves both; rows left over, and
+// rows whose length is not a multiple of 8, go through quad.
 func (m *matmul) run(r0, r1 int) {
 	chunk := max(4, (48<<10)/m.rowBytes&^3)
 	var acc [4][8]float32
@@ -99,11 +99,16 @@ func (m *matmul) rowsSIMD(rc, nq int) {
 	w, stride, cols, rows := m.wptr(rc), m.rowBytes, m.cols, m.rows
 	if m.dt.Quantized() {
 		nb := cols / ir.QBlock
-		kern := q8Rows
+		kern, kern2 := q8Rows, q8Rows2
 		if m.dt == ir.Q4_0 {
-			kern = q4Rows
+			kern, kern2 = q4Rows, q4Rows2
 		}
-		for t := 0; t < m.n; t++ {
+		t := 0
+		for ; t+2 <= m.n; t += 2 {
+			kern2(w, stride, &m.qx[t*cols], &m.qx[(t+1)*cols], &m.dx[t*nb], &m.dx[(t+1)*nb], nb, nq,
+				&m.out[t*rows+rc], &m.out[(t+1)*rows+rc])
+		}
+		if t < m.n {
 			kern(w, stride, &m.qx[t*cols], &m.dx[t*nb], nb, nq, &m.out[t*rows+rc])
 		}
 		return

@@ -53,6 +53,12 @@ func bf16Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, 
 func q8Rows(w unsafe.Pointer, stride int, qx *int8, dx *float32, nb, nq int, out *float32)
 
 //go:noescape
+func q8Rows2(w unsafe.Pointer, stride int, qx0, qx1 *int8, dx0, dx1 *float32, nb, nq int, out0, out1 *float32)
+
+//go:noescape
+func q4Rows2(w unsafe.Pointer, stride int, qx0, qx1 *int8, dx0, dx1 *float32, nb, nq int, out0, out1 *float32)
+
+//go:noescape
 func q4Rows(w unsafe.Pointer, stride int, qx *int8, dx *float32, nb, nq int, out *float32)
 
 //go:noescape
