@@ -1,0 +1,6 @@
+package chain
+
+// queryCode maps a contract query error to an adapter result code.
+func queryCode(err error) uint32 {
+	return CodeQueryBad
+}

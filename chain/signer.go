@@ -1,0 +1,98 @@
+package chain
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/splitup/splitup/contract"
+)
+
+// Signer signs and sends txs for one account. It tracks the account's next
+// nonce locally so that several txs may be in flight, and re-reads it from
+// the chain after any failure. It is safe for concurrent use.
+type Signer struct {
+	c       Client
+	priv    ed25519.PrivateKey
+	chainID string
+	fee     uint64
+
+	mu     sync.Mutex // guards nonce and synced
+	nonce  uint64
+	synced bool
+}
+
+// NewSigner reads the chain id and the minimum fee from the chain.
+func NewSigner(ctx context.Context, c Client, priv ed25519.PrivateKey) (*Signer, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := c.Query(ctx, "params", nil)
+	if err != nil {
+		return nil, fmt.Errorf("read params: %w", err)
+	}
+	var p contract.Params
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("read params: %w", err)
+	}
+	return &Signer{c: c, priv: priv, chainID: st.ChainID, fee: p.MinTxFee}, nil
+}
+
+// Address is the signer's account.
+func (s *Signer) Address() contract.Address { return AddressOf(s.priv) }
+
+// SetFee overrides the fee (base units) put on each tx; the default is the
+// chain's minimum.
+func (s *Signer) SetFee(fee uint64) { s.fee = fee }
+
+// Account reads the signer's account from committed state.
+func (s *Signer) Account(ctx context.Context) (*contract.AccountInfo, error) {
+	raw, err := s.c.Query(ctx, "account/"+s.Address().String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var a contract.AccountInfo
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("read account: %w", err)
+	}
+	return &a, nil
+}
+
+// Sign returns the encoding of msg signed with the next nonce, which it
+// reserves. Use it to pipeline txs; Send signs and waits.
+func (s *Signer) Sign(ctx context.Context, msg contract.Msg) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.synced {
+		a, err := s.Account(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.nonce, s.synced = a.Nonce, true
+	}
+	tx := contract.NewTx(s.chainID, s.nonce, s.fee, msg)
+	tx.Sign(s.priv)
+	s.nonce++
+	return contract.EncodeTx(tx), nil
+}
+
+// Send signs msg, broadcasts it and waits for its block. A failed tx (a
+// *TxError) makes the next Sign re-read the nonce from the chain.
+func (s *Signer) Send(ctx context.Context, msg contract.Msg) (*TxResult, error) {
+	raw, err := s.Sign(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.c.BroadcastTx(ctx, raw)
+	var te *TxError
+	if err != nil && (errors.As(err, &te) || res == nil) {
+		s.mu.Lock()
+		s.synced = false
+		s.mu.Unlock()
+	}
+	return res, err
+}

@@ -1,0 +1,148 @@
+package chain
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	cmttypes "github.com/cometbft/cometbft/types"
+)
+
+// newBlockQuery is the one websocket subscription a client holds; events
+// are filtered by type on this side.
+const newBlockQuery = "tm.event='NewBlock'"
+
+// Subscribe implements Client. Events are never dropped on this side: each
+// subscriber has its own queue. Events of blocks committed while the
+// websocket was reconnecting are missed; reconcile with Query after a gap in
+// Height.
+func (c *RPCClient) Subscribe(ctx context.Context, types ...string) (<-chan BlockEvent, error) {
+	if err := c.startEvents(); err != nil {
+		return nil, err
+	}
+	s := &subscriber{out: make(chan BlockEvent, 64), wake: make(chan struct{}, 1)}
+	if len(types) > 0 {
+		s.types = make(map[string]bool, len(types))
+		for _, t := range types {
+			s.types[t] = true
+		}
+	}
+	c.mu.Lock()
+	c.subs[s] = struct{}{}
+	c.mu.Unlock()
+	go func() {
+		s.run(ctx)
+		c.mu.Lock()
+		delete(c.subs, s)
+		c.mu.Unlock()
+	}()
+	return s.out, nil
+}
+
+// startEvents opens the websocket and the NewBlock subscription once.
+func (c *RPCClient) startEvents() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		return nil
+	}
+	if err := c.rpc.Start(); err != nil {
+		return fmt.Errorf("subscribe: open websocket: %w", err)
+	}
+	ch, err := c.rpc.Subscribe(context.Background(), "splitup", newBlockQuery, 1000)
+	if err != nil {
+		c.rpc.Stop()
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	c.started = true
+	go c.pump(ch)
+	return nil
+}
+
+// pump fans the NewBlock stream out to the subscribers.
+func (c *RPCClient) pump(ch <-chan ctypes.ResultEvent) {
+	for ev := range ch {
+		nb, ok := ev.Data.(cmttypes.EventDataNewBlock)
+		if !ok || nb.Block == nil {
+			continue
+		}
+		evs := blockEvents(nb)
+		c.mu.Lock()
+		for s := range c.subs {
+			s.push(evs)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// blockEvents flattens a block's events: tx events in tx order, then the
+// block-level events (Beacon, BeginBlock, EndBlock).
+func blockEvents(nb cmttypes.EventDataNewBlock) []BlockEvent {
+	h := nb.Block.Height
+	var out []BlockEvent
+	for i, r := range nb.ResultFinalizeBlock.TxResults {
+		if r == nil || i >= len(nb.Block.Txs) {
+			continue
+		}
+		hash := hex.EncodeToString(nb.Block.Txs[i].Hash())
+		for _, e := range contractEvents(r.Events) {
+			out = append(out, BlockEvent{Height: h, TxHash: hash, Event: e})
+		}
+	}
+	for _, e := range contractEvents(nb.ResultFinalizeBlock.Events) {
+		out = append(out, BlockEvent{Height: h, Event: e})
+	}
+	return out
+}
+
+// subscriber is one Subscribe call: a filter, an unbounded queue and the
+// goroutine (run) that owns delivery to out.
+type subscriber struct {
+	types map[string]bool // nil: all
+	out   chan BlockEvent
+	wake  chan struct{}
+
+	mu    sync.Mutex // guards queue
+	queue []BlockEvent
+}
+
+func (s *subscriber) push(evs []BlockEvent) {
+	s.mu.Lock()
+	for _, e := range evs {
+		if s.types == nil || s.types[e.Type] {
+			s.queue = append(s.queue, e)
+		}
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *subscriber) run(ctx context.Context) {
+	defer close(s.out)
+	for {
+		s.mu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.mu.Unlock()
+		for _, e := range batch {
+			select {
+			case s.out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		}
+	}
+}
