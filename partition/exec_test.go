@@ -118,6 +118,7 @@ func TestStories260KTasksEqualWholeGraph(t *testing.T) {
 		t.Fatalf("%d tasks, want at least 3", len(p.Tasks))
 	}
 	t.Logf("%d tasks (lower bound %d), stages %v", len(p.Tasks), p.LowerBound, p.Stages())
+
 	whole, err := exec.New(m.Graph, m, exec.Options{})
 	if err != nil {
 		t.Fatal(err)

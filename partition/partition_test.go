@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/splitup/splitup/ir"
+	"github.com/splitup/splitup/models/llama"
 )
 
 // chainGraph is x -> op_1 -> ... -> op_n with random widths; the first and
@@ -119,7 +121,11 @@ func TestRandomDAGsAgainstBruteForce(t *testing.T) {
 	for _, merge := range []bool{false, true} {
 		r := rand.New(rand.NewPCG(3, 4))
 		var extra, worst, optimal, cases int
-		for trial := 0; trial < 150; trial++ {
+		trials := 150
+		if testing.Short() {
+			trials = 30
+		}
+		for trial := 0; trial < trials; trial++ {
 			g := randomGraph(r, 2+r.IntN(6))
 			c := CostModel{Chunk: 1 + r.IntN(4)}
 			lo := maxSingle(g, c)
@@ -304,5 +310,50 @@ func TestBadArguments(t *testing.T) {
 		if _, err := Partition(g, Config{Cost: tc.c, Budget: tc.budget}); !errors.Is(err, tc.want) {
 			t.Errorf("%+v, %d: %v, want %v", tc.c, tc.budget, err, tc.want)
 		}
+	}
+}
+
+func TestContextScalesKV(t *testing.T) {
+	c := llama.Config{Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, Context: 512, Tied: true}.Defaults()
+	g, err := llama.Build(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := func(ctx int) int64 {
+		p, err := Partition(g, Config{Cost: CostModel{Context: ctx, Chunk: 1}, Budget: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Tasks[0].KVBytes
+	}
+	if full, want := kv(0), int64(5*2*512*32*4); full != want || kv(512) != want {
+		t.Fatalf("KV %d at the graph's context, want %d", full, want)
+	}
+	if got, want := kv(64), int64(5*2*64*32*4); got != want {
+		t.Errorf("KV %d at context 64, want %d", got, want)
+	}
+}
+
+func TestTiedWeightCountsInBoth(t *testing.T) {
+	c := llama.Config{Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, Vocab: 512, Context: 512, Tied: true}.Defaults()
+	g, err := llama.Build(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Partition(g, Config{Cost: CostModel{Chunk: 1}, Budget: 700 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, p)
+	first, last := p.Tasks[0], p.Tasks[len(p.Tasks)-1]
+	if len(p.Tasks) < 2 || first.Weights[0] != "token_embd.weight" || !slices.Contains(last.Weights, "token_embd.weight") {
+		t.Fatalf("%d tasks; the tied embedding should be bound by the first task %v and the last %v", len(p.Tasks), first.Weights, last.Weights)
+	}
+	var sum int64
+	for _, task := range p.Tasks {
+		sum += task.WeightBytes + task.KVBytes
+	}
+	if embd := int64(512 * 64 * 4); sum != p.TotalBytes+embd {
+		t.Errorf("tasks hold %d bytes, want the total %d plus the embedding once more", sum, p.TotalBytes)
 	}
 }
