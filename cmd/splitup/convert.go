@@ -119,7 +119,9 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			src.tok.VocabSize(), src.shape.vocab)
 	}
 	md := llamaMetadata(src.shape, f.dtype)
-	if src.tok != nil && f.tokenizer != "" || src.tok != nil && !hasKey(src.extra, tokenizer.KeyTokens) {
+	// A GGUF input's own tokenizer keys travel verbatim with its other
+	// metadata; a tokenizer.bin is converted to GGUF's conventions.
+	if src.tok != nil && !hasKey(src.extra, tokenizer.KeyTokens) {
 		md = append(md, src.tok.GGUFMetadata()...)
 	}
 	md = append(md, dropKeys(src.extra, "")...)

@@ -247,7 +247,7 @@ func synthTensors(f *synthFlags) []synthTensor {
 // fillNormal fills v with approximately normal values of mean 0 and
 // standard deviation synthStd: each is the Irwin–Hall sum of four 16-bit
 // uniforms from one 64-bit draw, centred and scaled (bounded by ±3.46σ).
-func fillNormal(v []float32, src rand.Source) {
+func fillNormal(v []float32, src *rand.ChaCha8) {
 	// The sum of four uniforms on 0..65535 has mean 2·65535 and standard
 	// deviation 65536·sqrt(4/12) (to within 1e-5).
 	const scale = synthStd / 37837.22

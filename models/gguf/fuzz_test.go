@@ -14,6 +14,7 @@ func FuzzRead(f *testing.F) {
 	f.Add(sample(f, 0))
 	f.Add(sample(f, 64))
 	f.Add([]byte("GGUF\x03\x00\x00\x00"))
+	f.Add(v1(nil))
 	f.Add([]byte("GGUF\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00k\x09\x00\x00\x00\x09\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	// The header part of the reference v1 file, where present.
 	p := filepath.Join("..", "..", "..", "shared", "models", "tinyllamas-stories-260k-f32.gguf")

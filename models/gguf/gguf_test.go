@@ -2,7 +2,9 @@ package gguf
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -245,5 +247,70 @@ func TestReferenceV1(t *testing.T) {
 	d3, _ := f3.TensorData("output.weight")
 	if !bytes.Equal(d1, d3) {
 		t.Fatal("tensor data changed in re-encoding")
+	}
+}
+
+func TestVersion2(t *testing.T) {
+	b := sample(t, 0)
+	b[4] = 2 // v2 and v3 share the little-endian layout
+	f := mustRead(t, b)
+	if f.Version != 2 || len(f.Tensors) != 5 {
+		t.Fatalf("version %d, %d tensors", f.Version, len(f.Tensors))
+	}
+	b[4] = 3
+	if !bytes.Equal(encode(t, f), b) {
+		t.Fatal("v2 re-encoded as v3 differs from the v3 original")
+	}
+}
+
+// v1 builds a version-1 file by hand: 32-bit counts, lengths and dims.
+func v1(testing.TB) []byte {
+	var b []byte
+	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }
+	str := func(s string) { u32(uint32(len(s))); b = append(b, s...) }
+	b = append(b, "GGUF"...)
+	u32(1)
+	u32(1) // tensors
+	u32(2) // kvs
+	str("general.architecture")
+	u32(uint32(TypeString))
+	str("llama")
+	str("ids")
+	u32(uint32(TypeArray))
+	u32(uint32(TypeUint32))
+	u32(2)
+	u32(7)
+	u32(9)
+	str("w")
+	u32(2)
+	u32(2)
+	u32(3)
+	u32(uint32(GGMLF32))
+	b = binary.LittleEndian.AppendUint64(b, 0)
+	for len(b)%32 != 0 {
+		b = append(b, 0)
+	}
+	for i := 0; i < 6; i++ {
+		u32(math.Float32bits(float32(i)))
+	}
+	return b
+}
+
+func TestVersion1(t *testing.T) {
+	f := mustRead(t, v1(t))
+	if f.Version != 1 || f.DataOffset != 128 {
+		t.Fatalf("version %d, data offset %d", f.Version, f.DataOffset)
+	}
+	ids, _ := f.GetArray("ids")
+	if !reflect.DeepEqual(ids.Values, []uint32{7, 9}) {
+		t.Errorf("ids = %v", ids)
+	}
+	w, _ := f.Tensor("w")
+	if !reflect.DeepEqual(w.Dims, []uint64{2, 3}) || w.Size != 24 {
+		t.Errorf("w = %+v", w)
+	}
+	data, err := f.TensorData("w")
+	if err != nil || math.Float32frombits(binary.LittleEndian.Uint32(data[20:])) != 5 {
+		t.Errorf("w data %v, %v", data, err)
 	}
 }
