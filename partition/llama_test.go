@@ -33,6 +33,14 @@ func TestLlama70B(t *testing.T) {
 	if len(p.Tasks) > 12 || len(p.Tasks) < p.LowerBound {
 		t.Errorf("%d tasks, want at most 12 and at least the lower bound %d", len(p.Tasks), p.LowerBound)
 	}
+	// The lower bound ignores activations; with them, one task fewer cannot fit.
+	least := p.Tasks[0].ActivationBytes
+	for _, task := range p.Tasks {
+		least = min(least, task.ActivationBytes)
+	}
+	if n := int64(len(p.Tasks) - 1); p.TotalBytes+n*least <= n*p.Budget {
+		t.Errorf("%d tasks might fit in %d: weights+KV %d plus %d of activations each", n+1, n, p.TotalBytes, least)
+	}
 	for _, task := range p.Tasks {
 		t.Logf("task %d: %.3f GiB, %d ops, in %v out %v", task.ID, float64(task.VRAM)/float64(gib), len(task.Ops), portNames(task.Inputs), portNames(task.Outputs))
 	}

@@ -210,7 +210,7 @@ type jsonPlan struct {
 func ports(ps []partition.Port) []jsonPort {
 	out := make([]jsonPort, len(ps))
 	for i, p := range ps {
-		out[i] = jsonPort{p.Name, p.Shape, p.DType}
+		out[i] = jsonPort{p.Name, append(ir.Shape{}, p.Shape...), p.DType} // [] for scalars, not null
 	}
 	return out
 }
