@@ -27,7 +27,8 @@ type Plan struct {
 	LowerBound int
 	// CutBytes is the bytes per token crossing between tasks (sum of Edges).
 	CutBytes int64
-	// Tasks are in a topological order; Task.ID is the index.
+	// Tasks are in a topological order; Task.ID is the index. A graph
+	// output that is a model input is produced by no task.
 	Tasks []Task
 	// Edges are the task DAG, sorted by (From, To).
 	Edges []Edge

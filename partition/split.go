@@ -25,6 +25,7 @@ type OpTooLargeError struct {
 	Budget int64
 }
 
+// Error says which op, how large, and what to change.
 func (e *OpTooLargeError) Error() string {
 	return fmt.Sprintf("%v: tensor %d %q (%v) needs %d bytes alone, the budget is %d; raise the target VRAM, lower the context or prefill chunk, or quantise its weights",
 		ErrOpTooLarge, e.Tensor, e.Name, e.Op, e.Bytes, e.Budget)
