@@ -108,7 +108,7 @@ func record(evs []Event) {
 }
 
 func TestRandomTxSequences(t *testing.T) {
-	seeds, steps := 24, 500
+	seeds, steps := 12, 500
 	if testing.Short() {
 		seeds, steps = 6, 300
 	}

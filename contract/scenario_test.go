@@ -34,7 +34,7 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
-func parseScenario(t *testing.T, file string) ([]scenarioCase, []string) {
+func parseScenario(t testing.TB, file string) ([]scenarioCase, []string) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
