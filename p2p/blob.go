@@ -294,7 +294,7 @@ func (h *Host) fetchInto(ctx context.Context, p PeerID, want Hash, offset int64,
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &StreamError{Peer: p, Op: "fetch", Err: err}
+		return &StreamError{Peer: p, Op: "fetch", Err: markTimeout(err)}
 	}
 	req := blobRequest{Hash: want, Offset: uint64(offset)}
 	if _, err := (deadlineWriter{s: ns, d: h.cfg.WriteTimeout}).Write(req.encode()); err != nil {

@@ -74,8 +74,10 @@ func (s *BlobStore) Dir() string { return s.dir }
 // Path returns the file name of blob h (which may not exist).
 func (s *BlobStore) Path(h Hash) string { return filepath.Join(s.dir, h.String()) }
 
-func (s *BlobStore) pinPath(h Hash) string     { return filepath.Join(s.dir, pinDir, h.String()) }
-func (s *BlobStore) partialPath(h Hash) string { return filepath.Join(s.dir, tmpDir, h.String()+".part") }
+func (s *BlobStore) pinPath(h Hash) string { return filepath.Join(s.dir, pinDir, h.String()) }
+func (s *BlobStore) partialPath(h Hash) string {
+	return filepath.Join(s.dir, tmpDir, h.String()+".part")
+}
 
 // Put stores the bytes of r and returns their hash and length. Putting a
 // blob that is already stored refreshes its modification time.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -34,7 +36,8 @@ const rejectTimeout = 2 * time.Second
 // another Recvs; concurrent Sends (or Recvs) are serialised.
 //
 // Every failure other than a clean end of stream leaves the stream broken:
-// the error matches ErrStreamBroken, the underlying stream is reset (or,
+// the error matches ErrStreamBroken (and os.ErrDeadlineExceeded after a
+// timeout), the underlying stream is reset (or,
 // after a protocol violation by the peer, answered with an Error message and
 // closed), and later calls return the same error.
 type Stream struct {
@@ -123,7 +126,7 @@ func (s *Stream) fail(op string, cause error) error {
 	s.mu.Lock()
 	first := s.err == nil
 	if first {
-		s.err = &StreamError{Peer: s.Peer(), Op: op, Err: cause}
+		s.err = &StreamError{Peer: s.Peer(), Op: op, Err: markTimeout(cause)}
 	}
 	err := s.err
 	s.mu.Unlock()
@@ -238,6 +241,15 @@ func (s *Stream) Close() error {
 // fails with an error matching ErrStreamBroken.
 func (s *Stream) Reset() {
 	s.fail("use", ErrClosed)
+}
+
+// markTimeout makes a timeout of the muxer match os.ErrDeadlineExceeded.
+func markTimeout(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, err)
+	}
+	return err
 }
 
 // deadlineReader sets an idle read deadline before each read.
