@@ -38,13 +38,13 @@ func (e *OpTooLargeError) Unwrap() error { return ErrOpTooLarge }
 // rows [RowStart, RowEnd) of Source and binds them as Name.
 type Shard struct {
 	// Name is the new weight's name, "Source#rowsA-B" with B = RowEnd-1.
-	Name string
+	Name string `json:"name"`
 	// Source is the original weight's name.
-	Source string
+	Source string `json:"source"`
 	// RowStart is the first row (inclusive).
-	RowStart int
+	RowStart int `json:"row_start"`
 	// RowEnd is one past the last row.
-	RowEnd int
+	RowEnd int `json:"row_end"`
 }
 
 // ShardName returns the name of rows [start, end) of weight source.

@@ -25,6 +25,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"plan", "cut a model's graph into tasks that fit a target VRAM", runPlan},
+		{"register", "publish a model's task shards and register the model on chain", runRegister},
 	}
 }
 

@@ -18,11 +18,11 @@ func writeText(w io.Writer, desc string, p *partition.Plan) error {
 	fmt.Fprintf(w, "%d tasks (lower bound %d); weights + KV %s; %s per token between tasks; largest task %.2fx the mean\n\n",
 		len(p.Tasks), p.LowerBound, formatSize(p.TotalBytes), formatSize(p.CutBytes), p.Imbalance())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TASK\tSTAGE\tVRAM\tWEIGHTS\tKV\tACTIVATIONS\tGFLOP/TOKEN\tOPS\tINPUTS\tOUTPUTS")
+	fmt.Fprintln(tw, "TASK\tSTAGE\tVRAM\tWEIGHTS\tKV\tACTIVATIONS\tFLOP/TOKEN\tOPS\tINPUTS\tOUTPUTS")
 	for _, t := range p.Tasks {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%d\t%s\t%s\n", t.ID, t.Level, formatSize(t.VRAM),
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", t.ID, t.Level, formatSize(t.VRAM),
 			formatSize(t.WeightBytes), formatSize(t.KVBytes), formatSize(t.ActivationBytes),
-			float64(t.ComputeUnits)/1e9, len(t.Ops), portList(t.Inputs), portList(t.Outputs))
+			formatCount(t.ComputeUnits), len(t.Ops), portList(t.Inputs), portList(t.Outputs))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -76,8 +76,26 @@ func mermaid(p *partition.Plan) string {
 		}
 	}
 	for _, e := range p.Edges {
-		fmt.Fprintf(&b, "  t%d -->|\"%s\"| t%d\n", e.From, formatSize(e.BytesPerToken)+"/token", e.To)
+		label := e.Names[0]
+		if len(e.Names) > 1 {
+			label += fmt.Sprintf(" +%d", len(e.Names)-1)
+		}
+		label = strings.ReplaceAll(label, `"`, "#quot;") + ", " + formatSize(e.BytesPerToken) + "/token"
+		fmt.Fprintf(&b, "  t%d -->|\"%s\"| t%d\n", e.From, label, e.To)
 	}
 	b.WriteString("```\n")
 	return b.String()
+}
+
+// formatCount writes n with an SI prefix: "950", "12.5k", "11.51G".
+func formatCount(n int64) string {
+	v, units := float64(n), []string{"", "k", "M", "G", "T", "P"}
+	u := 0
+	for v >= 1000 && u < len(units)-1 {
+		v, u = v/1000, u+1
+	}
+	if u == 0 {
+		return fmt.Sprintf("%d", n)
+	}
+	return fmt.Sprintf("%.2f%s", v, units[u])
 }
