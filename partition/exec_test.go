@@ -9,6 +9,7 @@ import (
 	"github.com/splitup/splitup/exec"
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/models"
+	"github.com/splitup/splitup/models/llama"
 	"github.com/splitup/splitup/partition"
 )
 
@@ -216,4 +217,52 @@ func randomFrame(r *rand.Rand, rows, cols int) *ir.Frame {
 		f.Data[4*i], f.Data[4*i+1], f.Data[4*i+2], f.Data[4*i+3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
 	}
 	return f
+}
+
+// TestParallelBranchTasksRunBitExact plans a LLaMA whose feed-forward
+// projections cannot share a task, so gate and up become parallel tasks,
+// and checks the plan against the whole graph with random weights.
+func TestParallelBranchTasksRunBitExact(t *testing.T) {
+	c := llama.Config{Dim: 64, HiddenDim: 1024, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 64, Context: 32}.Defaults()
+	g, err := llama.Build(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	w := exec.WeightMap{}
+	for _, i := range g.OfKind(ir.KindWeight) {
+		tw := &g.Tensors[i]
+		rows, cols := 1, tw.Shape[0]
+		if len(tw.Shape) == 2 {
+			rows, cols = tw.Shape[0], tw.Shape[1]
+		}
+		f := randomFrame(r, rows, cols)
+		f.Shape = tw.Shape.Clone()
+		w[tw.Name] = f
+	}
+	p, err := partition.Partition(g, partition.Config{Budget: 300 << 10, Cost: partition.CostModel{Chunk: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parallel := 0
+	for _, st := range p.Stages() {
+		if len(st) > 1 {
+			parallel++
+		}
+	}
+	if parallel < c.Layers {
+		t.Fatalf("stages %v: want gate and up of each layer in parallel", p.Stages())
+	}
+	prog, err := exec.New(g, w, exec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	ws, pl := prog.NewSession(), newPipeline(t, p, w)
+	tokens, pos := []int32{1, 7, 9}, []int32{0, 1, 2}
+	for step := 0; step < 8; step++ {
+		next := compareStep(t, ws, pl, tokens, pos)
+		tokens, pos = []int32{next}, []int32{pos[len(pos)-1] + 1}
+	}
+	t.Logf("%d tasks, stages %v", len(p.Tasks), p.Stages())
 }
