@@ -1,0 +1,305 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func randomBytes(t testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func put(t testing.TB, s *BlobStore, b []byte) Hash {
+	t.Helper()
+	h, n, err := s.Put(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(b)) || h != sha256.Sum256(b) {
+		t.Fatalf("Put = %s, %d; want %x, %d", h, n, sha256.Sum256(b), len(b))
+	}
+	return h
+}
+
+func readBlob(t testing.TB, s *BlobStore, h Hash) []byte {
+	t.Helper()
+	f, err := s.Open(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestBlobStore(t *testing.T) {
+	s := mustStore(t)
+	a, b := []byte("shard a"), []byte("recorded tensor b")
+	ha, hb := put(t, s, a), put(t, s, b)
+	if filepath.Base(s.Path(ha)) != ha.String() {
+		t.Errorf("blob file %s is not named by its hex hash", s.Path(ha))
+	}
+	if !s.Has(ha) || !bytes.Equal(readBlob(t, s, ha), a) {
+		t.Error("stored blob a not readable")
+	}
+	if n, err := s.Size(hb); err != nil || n != int64(len(b)) {
+		t.Errorf("Size = %d, %v", n, err)
+	}
+	if _, err := s.Open(Hash{1}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Open of an absent blob: %v, want ErrNotFound", err)
+	}
+	if got, err := s.List(); err != nil || len(got) != 2 {
+		t.Errorf("List = %v, %v", got, err)
+	}
+	put(t, s, a) // storing again is fine
+
+	// Retention: both blobs are old; only the pinned one survives Prune.
+	if err := s.Pin(ha); err != nil || !s.Pinned(ha) {
+		t.Fatalf("Pin: %v", err)
+	}
+	if err := s.Pin(Hash{7}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Pin of an absent blob: %v", err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, h := range []Hash{ha, hb} {
+		os.Chtimes(s.Path(h), old, old)
+	}
+	stale := filepath.Join(s.Dir(), tmpDir, Hash{9}.String()+".part")
+	os.WriteFile(stale, []byte("x"), 0o644)
+	os.Chtimes(stale, old, old)
+	removed, err := s.Prune(time.Now().Add(-24 * time.Hour))
+	if err != nil || len(removed) != 1 || removed[0] != hb || s.Has(hb) || !s.Has(ha) {
+		t.Errorf("Prune removed %v (err %v); want only %s", removed, err, hb)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("Prune left a stale partial file")
+	}
+	// Touch restarts the retention period of an unpinned blob.
+	if err := s.Unpin(ha); err != nil || s.Pinned(ha) {
+		t.Fatalf("Unpin: %v", err)
+	}
+	if err := s.Touch(ha); err != nil {
+		t.Fatal(err)
+	}
+	if removed, _ := s.Prune(time.Now().Add(-time.Hour)); len(removed) != 0 {
+		t.Errorf("Prune removed a touched blob: %v", removed)
+	}
+	if err := s.Delete(ha); err != nil || s.Has(ha) {
+		t.Errorf("Delete: %v", err)
+	}
+	if err := s.Delete(ha); err != nil {
+		t.Errorf("second Delete: %v", err)
+	}
+}
+
+func TestParseHash(t *testing.T) {
+	h := Hash(sha256.Sum256([]byte("x")))
+	if got, err := ParseHash(h.String()); err != nil || got != h {
+		t.Errorf("ParseHash(%s) = %s, %v", h, got, err)
+	}
+	for _, bad := range []string{"", "abc", h.String()[:63] + "g"} {
+		if _, err := ParseHash(bad); err == nil {
+			t.Errorf("ParseHash(%q) succeeded", bad)
+		}
+	}
+}
+
+// blobPair returns a host serving a store and a client host connected to it.
+func blobPair(t *testing.T, mod func(*Config)) (srv, cli *Host, store *BlobStore, p PeerID) {
+	t.Helper()
+	srv = newTestHost(t, mod)
+	cli = newTestHost(t, nil)
+	store = mustStore(t)
+	srv.ServeBlobs(store)
+	return srv, cli, store, connect(t, cli, srv)
+}
+
+func TestFetch(t *testing.T) {
+	_, cli, src, p := blobPair(t, nil)
+	data := randomBytes(t, 12<<20+12345)
+	h := put(t, src, data)
+	dst := mustStore(t)
+	var last, calls int64
+	n, err := cli.Fetch(context.Background(), p, h, dst, func(done, total int64) {
+		if done < last || total != int64(len(data)) {
+			t.Errorf("progress(%d, %d) after %d", done, total, last)
+		}
+		last = done
+		calls++
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(data)) || last != n || calls < 3 {
+		t.Errorf("received %d, progress ended at %d after %d calls; want %d", n, last, calls, len(data))
+	}
+	if !bytes.Equal(readBlob(t, dst, h), data) {
+		t.Fatal("fetched blob differs")
+	}
+	// Fetching a blob the store has is free.
+	if n, err := cli.Fetch(context.Background(), p, h, dst, nil); n != 0 || err != nil {
+		t.Errorf("second Fetch = %d, %v", n, err)
+	}
+}
+
+func TestFetchResumeAfterCancel(t *testing.T) {
+	_, cli, src, p := blobPair(t, nil)
+	data := randomBytes(t, 8<<20)
+	h := put(t, src, data)
+	dst := mustStore(t)
+	total := int64(len(data))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	n1, err := cli.Fetch(ctx, p, h, dst, func(done, _ int64) {
+		if done >= total/2 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Fetch: %v, want context.Canceled", err)
+	}
+	if dst.Has(h) || n1 == 0 || n1 >= total {
+		t.Fatalf("cancelled Fetch received %d of %d bytes; blob present: %v", n1, total, dst.Has(h))
+	}
+
+	first := int64(-1)
+	n2, err := cli.Fetch(context.Background(), p, h, dst, func(done, _ int64) {
+		if first < 0 {
+			first = done
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n2 >= total || n1+n2 != total || first != n1 {
+		t.Errorf("resumed Fetch received %d bytes (first progress %d) after %d; want %d", n2, first, n1, total-n1)
+	}
+	if !bytes.Equal(readBlob(t, dst, h), data) {
+		t.Fatal("resumed blob differs")
+	}
+}
+
+func TestFetchResumeAfterPeerDies(t *testing.T) {
+	srv, cli, src, p := blobPair(t, nil)
+	data := randomBytes(t, 8<<20)
+	h := put(t, src, data)
+	dst := mustStore(t)
+	total := int64(len(data))
+	n1, err := cli.Fetch(context.Background(), p, h, dst, func(done, _ int64) {
+		if done >= total/3 {
+			srv.Close()
+		}
+	})
+	if !errors.Is(err, ErrStreamBroken) || n1 >= total {
+		t.Fatalf("Fetch from a peer that died: received %d, err %v; want ErrStreamBroken", n1, err)
+	}
+	// Another peer with the same blob completes it.
+	srv2 := newTestHost(t, nil)
+	srv2.ServeBlobs(src)
+	n2, err := cli.Fetch(context.Background(), connect(t, cli, srv2), h, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n2 >= total || n1+n2 != total {
+		t.Errorf("resumed Fetch received %d after %d of %d", n2, n1, total)
+	}
+	if !bytes.Equal(readBlob(t, dst, h), data) {
+		t.Fatal("resumed blob differs")
+	}
+}
+
+func TestFetchHashMismatch(t *testing.T) {
+	_, cli, src, p := blobPair(t, nil)
+	want := Hash(sha256.Sum256([]byte("the real shard")))
+	lie := randomBytes(t, 3<<20)
+	if err := os.WriteFile(src.Path(want), lie, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := mustStore(t)
+	_, err := cli.Fetch(context.Background(), p, want, dst, nil)
+	if !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("Fetch of lying bytes: %v, want ErrHashMismatch", err)
+	}
+	mustContain(t, err, want.String(), Hash(sha256.Sum256(lie)).String())
+	if dst.Has(want) {
+		t.Error("mismatching blob was stored")
+	}
+	if _, err := os.Stat(dst.partialPath(want)); !os.IsNotExist(err) {
+		t.Error("partial file of a mismatching blob kept")
+	}
+}
+
+func TestFetchUnknownHash(t *testing.T) {
+	_, cli, _, p := blobPair(t, nil)
+	h := Hash{0xab}
+	_, err := cli.Fetch(context.Background(), p, h, mustStore(t), nil)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Fetch of an unknown hash: %v, want ErrNotFound", err)
+	}
+	mustContain(t, err, h.String(), p.String(), "does not have it")
+}
+
+func TestFetchPartialLongerThanBlob(t *testing.T) {
+	_, cli, src, p := blobPair(t, nil)
+	data := randomBytes(t, 1000)
+	h := put(t, src, data)
+	dst := mustStore(t)
+	os.WriteFile(dst.partialPath(h), make([]byte, 5000), 0o644)
+	n, err := cli.Fetch(context.Background(), p, h, dst, nil)
+	if err != nil || n != 1000 || !bytes.Equal(readBlob(t, dst, h), data) {
+		t.Fatalf("Fetch over an overlong partial file: %d, %v", n, err)
+	}
+}
+
+func TestFetchBusy(t *testing.T) {
+	_, cli, src, p := blobPair(t, func(c *Config) { c.MaxBlobServes = 1 })
+	big := put(t, src, randomBytes(t, 4<<20))
+	small := put(t, src, []byte("small"))
+	var busyErr error
+	asked := false
+	_, err := cli.Fetch(context.Background(), p, big, mustStore(t), func(done, total int64) {
+		if !asked { // the server holds its only slot for this fetch now
+			asked = true
+			_, busyErr = cli.Fetch(context.Background(), p, small, mustStore(t), nil)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(busyErr, ErrBusy) {
+		t.Errorf("Fetch while the peer serves its maximum: %v, want ErrBusy", busyErr)
+	}
+}
+
+func TestBlobRequestDecoding(t *testing.T) {
+	r := blobRequest{Hash: Hash{1, 2}, Offset: 99}
+	got, err := decodeBlobRequest(r.encode())
+	if err != nil || got != r {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	b := r.encode()
+	b[4] = 2
+	if _, err := decodeBlobRequest(b); !errors.Is(err, ErrMalformed) {
+		t.Errorf("version 2: %v", err)
+	}
+	resp := (&blobResponse{Status: blobNotFound, Text: "x"}).encode()
+	resp[14], resp[15] = 0xff, 0xff // text length 65535
+	if _, err := readBlobResponse(bytes.NewReader(resp)); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversize response text: %v", err)
+	}
+}
