@@ -1,0 +1,230 @@
+package node_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"math"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/splitup/splitup/exec"
+	"github.com/splitup/splitup/models"
+	"github.com/splitup/splitup/models/shard"
+	"github.com/splitup/splitup/node"
+	"github.com/splitup/splitup/p2p"
+	"github.com/splitup/splitup/partition"
+	"github.com/splitup/splitup/pipeline"
+	"github.com/splitup/splitup/sample"
+)
+
+const storiesPath = "../../shared/models/stories260K.bin"
+
+// cluster is a set of in-process worker hosts serving one planned model.
+type cluster struct {
+	plan   *partition.Plan
+	shards [][]byte
+	tasks  []pipeline.Task
+	model  [32]byte
+	hosts  []*p2p.Host
+	ends   chan node.SessionEnd
+}
+
+func newCluster(t *testing.T, m *models.Model) *cluster {
+	t.Helper()
+	p, err := partition.Partition(m.Graph, partition.Config{Budget: 600 << 10, Cost: partition.CostModel{Chunk: 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Tasks) < 3 || len(p.Shards) != 0 {
+		t.Fatalf("plan has %d tasks and %d split weights; want ≥ 3 and none", len(p.Tasks), len(p.Shards))
+	}
+	c := &cluster{plan: p, ends: make(chan node.SessionEnd, 64)}
+	c.model[0] = 7
+	for _, tk := range p.Tasks {
+		b, err := shard.Encode(tk.Graph, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.shards = append(c.shards, b)
+		pt := pipeline.Task{ID: tk.ID}
+		for _, in := range tk.Inputs {
+			pt.Inputs = append(pt.Inputs, in.Name)
+		}
+		for _, o := range tk.Outputs {
+			pt.Outputs = append(pt.Outputs, o.Name)
+		}
+		c.tasks = append(c.tasks, pt)
+	}
+	return c
+}
+
+// serve starts a host whose worker loads the given tasks.
+func (c *cluster) serve(t *testing.T, tasks ...int) *p2p.Host {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := node.NewWorker(node.WorkerConfig{OnSessionEnd: func(e node.SessionEnd) { c.ends <- e }})
+	for _, i := range tasks {
+		if err := w.Load(node.TaskKey{Model: c.model, Task: uint32(i)}, c.shards[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.SetPipelineHandler(w.Serve)
+	t.Cleanup(func() { h.Close(); w.Close() })
+	c.hosts = append(c.hosts, h)
+	return h
+}
+
+// staticResolver routes tasks to fixed hosts and fails over to a backup.
+type staticResolver struct {
+	mu      sync.Mutex
+	primary map[int]string
+	backup  string
+	failed  []int
+}
+
+func (r *staticResolver) Peer(ctx context.Context, task int) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.primary[task], nil
+}
+
+func (r *staticResolver) Failed(ctx context.Context, task int, addr string, cause error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.primary[task] == r.backup {
+		return errors.New("backup failed too")
+	}
+	r.failed = append(r.failed, task)
+	r.primary[task] = r.backup
+	return nil
+}
+
+func loadStories(t *testing.T) *models.Model {
+	if _, err := os.Stat(storiesPath); err != nil {
+		t.Skipf("reference model not found at %s: %v", storiesPath, err)
+	}
+	m, err := models.Load(storiesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestPipelineFailover runs stories260K split over three worker hosts and
+// compares every step's logits with the whole model run locally; halfway,
+// the host of the middle tasks closes and a backup takes over by replaying
+// the session's inputs.
+func TestPipelineFailover(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	n := len(c.tasks)
+	third := (n + 2) / 3
+	groups := [][]int{}
+	for s := 0; s < n; s += third {
+		g := []int{}
+		for i := s; i < min(s+third, n); i++ {
+			g = append(g, i)
+		}
+		groups = append(groups, g)
+	}
+	res := &staticResolver{primary: map[int]string{}}
+	for _, g := range groups {
+		h := c.serve(t, g...)
+		for _, i := range g {
+			res.primary[i] = h.Addrs()[0]
+		}
+	}
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	res.backup = c.serve(t, all...).Addrs()[0]
+	middle := c.hosts[1]
+
+	_, key, _ := ed25519.GenerateKey(nil)
+	client, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: "s1", Tasks: c.tasks, Resolver: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := exec.New(m.Graph, m, exec.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	ls := local.NewSession()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	toks := []int32{1}
+	for pos := 0; pos < 120; pos++ {
+		if pos == 60 {
+			middle.Close() // the node of the middle tasks dies mid-answer
+		}
+		got, err := sess.Forward(ctx, toks, pos)
+		if err != nil {
+			t.Fatalf("step %d: %v", pos, err)
+		}
+		out, err := ls.Run(map[string]exec.Tensor{"tokens": exec.I32s(toks...), "pos": exec.I32s(int32(pos))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := out["logits"].F32
+		for i := range want {
+			if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+				t.Fatalf("step %d: logit %d is %v over the pipeline, %v locally", pos, i, got[i], want[i])
+			}
+		}
+		toks = []int32{int32(sample.Argmax(got))}
+	}
+	if len(res.failed) == 0 {
+		t.Fatal("no failover happened")
+	}
+	sess.Close()
+	checkCustody(t, c, n)
+}
+
+// checkCustody collects the sessions' commitments and checks that every cut
+// tensor has the same root at its producer and its consumer.
+func checkCustody(t *testing.T, c *cluster, n int) {
+	t.Helper()
+	roots := map[int]node.SessionEnd{}
+	timeout := time.After(10 * time.Second)
+	for len(roots) < n {
+		select {
+		case e := <-c.ends:
+			if old, ok := roots[int(e.Key.Task)]; !ok || e.Steps >= old.Steps || rows(e) > rows(old) {
+				roots[int(e.Key.Task)] = e // the replacement's full record supersedes the dead node's
+			}
+		case <-timeout:
+			t.Fatalf("only %d of %d tasks reported their commitments", len(roots), n)
+		}
+	}
+	produced := map[string][32]byte{}
+	for _, e := range roots {
+		for _, o := range e.Outputs {
+			produced[o.Name] = o.Root
+		}
+	}
+	for task, e := range roots {
+		for _, in := range e.Inputs {
+			if r, ok := produced[in.Name]; ok && r != in.Root {
+				t.Errorf("task %d input %q root differs from its producer's output root", task, in.Name)
+			}
+		}
+	}
+}
+
+// rows is the number of positions a session's first input covered.
+func rows(e node.SessionEnd) int { return len(e.Record.Rows(e.Inputs[0].Name)) }
