@@ -7,12 +7,13 @@
 //
 //  1. Load the model (models.Load) and, if the file has none, attach its
 //     tokenizer (Model.Tokenizer) so that the model card carries it.
-//  2. Prepare(model, budget, cost) plans the graph with partition.Partition,
-//     builds each task's shard (its subgraph and exactly the weights it
-//     declares; weights of split MatMuls are row slices of the original),
-//     hashes every shard with SHA-256 and builds the RegisterModel message
-//     and the model card. Prepare does no I/O; the Deployment holds only
-//     hashes, and Shard(i) rebuilds a shard's bytes on demand.
+//  2. Prepare(model, budget, cost), or PrepareConfig for every partition
+//     setting, plans the graph with partition.Partition, builds each task's
+//     shard (its subgraph and exactly the weights it declares; weights of
+//     split MatMuls are row slices of the original), hashes every shard
+//     with SHA-256 and builds the RegisterModel message and the model card.
+//     It does no I/O; the Deployment holds only hashes, and Shard(i)
+//     rebuilds a shard's bytes on demand.
 //  3. Publish(store, deployment) writes the shards and the card into a
 //     p2p.BlobStore and pins them. It is idempotent.
 //  4. Serve the store (p2p.Host.ServeBlobs) so that nodes can fetch the

@@ -39,8 +39,9 @@ type Deployment struct {
 	Msg contract.RegisterModel
 	// ID is Msg.ModelID(): the id the chain gives the model.
 	ID contract.Hash
-	// Card is the encoded model card (see Card); CardHash its SHA-256.
-	Card     []byte
+	// Card is the encoded model card (see Card).
+	Card []byte
+	// CardHash is the SHA-256 of Card: the blob gateways fetch it by.
 	CardHash contract.Hash
 
 	weights map[string]*ir.Frame
@@ -63,11 +64,18 @@ type TaskShard struct {
 // the graph is rebuilt with KV caches of that length, so that the shards
 // hold what the VRAM figures count. Prepare does no I/O.
 func Prepare(m *models.Model, budget int64, cost partition.CostModel) (*Deployment, error) {
+	return PrepareConfig(m, partition.Config{Budget: budget, Cost: cost})
+}
+
+// PrepareConfig is Prepare with every partition setting (MergeBranches
+// included).
+func PrepareConfig(m *models.Model, cfg partition.Config) (*Deployment, error) {
+	cost := cfg.Cost
 	g, err := graphFor(m, cost.Context)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := partition.Partition(g, partition.Config{Budget: budget, Cost: cost})
+	plan, err := partition.Partition(g, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("deploy: plan: %w", err)
 	}

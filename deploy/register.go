@@ -45,7 +45,10 @@ func Register(ctx context.Context, c Chain, key ed25519.PrivateKey, chainID stri
 	if len(key) != ed25519.PrivateKeySize {
 		return contract.Hash{}, fmt.Errorf("deploy: register: key has %d bytes, want an ed25519 private key", len(key))
 	}
-	if registered(ctx, c, d.ID) {
+	switch ok, err := Registered(ctx, c, d.ID); {
+	case err != nil:
+		return contract.Hash{}, err
+	case ok:
 		return d.ID, nil
 	}
 	if chainID == "" {
@@ -100,10 +103,19 @@ func sendRegister(ctx context.Context, c Chain, key ed25519.PrivateKey, chainID 
 	return nil
 }
 
-// registered reports whether the chain answers a query for model id.
-func registered(ctx context.Context, c Chain, id contract.Hash) bool {
+// Registered reports whether the chain has model id. An error means the
+// chain could not be asked (it wraps ErrRPC).
+func Registered(ctx context.Context, c Chain, id contract.Hash) (bool, error) {
 	var info contract.ModelInfo
-	return query(ctx, c, "model/"+id.String(), &info) == nil && info.ID == id
+	err := query(ctx, c, "model/"+id.String(), &info)
+	var qe *chain.QueryError
+	switch {
+	case errors.As(err, &qe):
+		return false, nil // not found (or a query this chain does not answer)
+	case err != nil:
+		return false, err
+	}
+	return info.ID == id, nil
 }
 
 // query runs a query and decodes its JSON answer into v.
@@ -114,7 +126,7 @@ func query(ctx context.Context, c Chain, path string, v any) error {
 		if errors.As(err, &qe) {
 			return fmt.Errorf("deploy: query %s: %w", path, err)
 		}
-		return fmt.Errorf("deploy: query %s: %w: %w", path, ErrRPC, err)
+		return fmt.Errorf("deploy: %w: %w", ErrRPC, err)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("deploy: query %s: %w: bad answer: %v", path, ErrRPC, err)

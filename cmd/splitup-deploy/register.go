@@ -157,10 +157,9 @@ func runRegister(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stdout, "serving shards on %s\n", a)
 		}
 	}
-	if err := registerModel(ctx, f, key, d); err != nil {
+	if err := registerModel(ctx, f, key, d, stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "registered model %s\n", d.ID)
 	if host == nil {
 		fmt.Fprintf(stdout, "not serving: run again with --serve (and --listen) to let nodes fetch the shards from this machine\n")
 		return nil
@@ -214,8 +213,12 @@ func loadForDeploy(f *registerFlags, stderr io.Writer) (*models.Model, error) {
 // printDeployment writes the plan summary and the task table.
 func printDeployment(w io.Writer, m *models.Model, d *deploy.Deployment) {
 	p := d.Plan
-	fmt.Fprintf(w, "model %q from %s: %d tasks of at most %s (lower bound %d); graph %s\n",
-		d.Msg.Name, m.Path, len(d.Tasks), formatSize(p.Budget), p.LowerBound, d.Msg.GraphHash)
+	tasks := "tasks"
+	if len(d.Tasks) == 1 {
+		tasks = "task"
+	}
+	fmt.Fprintf(w, "model %q from %s: %d %s of at most %s (lower bound %d); graph %s\n",
+		d.Msg.Name, m.Path, len(d.Tasks), tasks, formatSize(p.Budget), p.LowerBound, d.Msg.GraphHash)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tSTAGE\tVRAM\tSHARD SIZE\tSHARD SHA-256")
 	for i, t := range d.Tasks {
@@ -239,8 +242,10 @@ func serveStore(ctx context.Context, key ed25519.PrivateKey, listen string, stor
 	return h, nil
 }
 
-// registerModel sends RegisterModel and explains the usual failures.
-func registerModel(ctx context.Context, f *registerFlags, key ed25519.PrivateKey, d *deploy.Deployment) error {
+// registerModel sends RegisterModel unless the chain has the model, and
+// explains the usual failures.
+// It prints "registered model ID" or "model ID is already registered".
+func registerModel(ctx context.Context, f *registerFlags, key ed25519.PrivateKey, d *deploy.Deployment, stdout io.Writer) error {
 	c, err := chain.Dial(f.rpc)
 	if err != nil {
 		return usagef("--rpc: %v", err)
@@ -248,9 +253,17 @@ func registerModel(ctx context.Context, f *registerFlags, key ed25519.PrivateKey
 	defer c.Close()
 	rctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	_, err = deploy.Register(rctx, c, key, f.chainID, d)
+	already, err := deploy.Registered(rctx, c, d.ID)
+	if err == nil && already {
+		fmt.Fprintf(stdout, "model %s is already registered\n", d.ID)
+		return nil
+	}
+	if err == nil {
+		_, err = deploy.Register(rctx, c, key, f.chainID, d)
+	}
 	switch {
 	case err == nil:
+		fmt.Fprintf(stdout, "registered model %s\n", d.ID)
 		return nil
 	case errors.Is(err, deploy.ErrRPC) && ctx.Err() == nil && rctx.Err() != nil:
 		return fmt.Errorf("%w\nthe chain did not include the registration within --timeout %v: is the validator at %s producing blocks?", err, f.timeout, f.rpc)

@@ -80,8 +80,8 @@ func TestRegisterNoChain(t *testing.T) {
 }
 
 // TestRegisterServe registers stories260K on an in-process chain with
-// --serve, fetches a shard from the address it prints, and stops it as
-// SIGINT would.
+// --serve, fetches a shard from the address it prints, stops it as SIGINT
+// would, and registers it again (from an unfunded account: a no-op).
 func TestRegisterServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a validator")
@@ -148,6 +148,12 @@ func TestRegisterServe(t *testing.T) {
 	interrupt()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d after interrupt; stderr: %s", code, stderr.String())
+	}
+
+	var again bytes.Buffer
+	args = append(storiesArgs(t), "--key", newKeyFile(t), "--rpc", node.RPC())
+	if code := run(ctx, args, &again, &stderr); code != 0 || !strings.Contains(again.String(), "model "+id+" is already registered") {
+		t.Fatalf("second register: exit %d, stdout %q, stderr %q", code, again.String(), stderr.String())
 	}
 }
 
