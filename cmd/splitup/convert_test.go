@@ -210,3 +210,29 @@ func TestConvertErrors(t *testing.T) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// A quantised GGUF converts back to f32 as its dequantised values.
+func TestConvertQuantizedGGUFInput(t *testing.T) {
+	bin, tok := sharedModel(t, "stories260K.bin"), sharedModel(t, "tok512.bin")
+	dir := t.TempDir()
+	q8, f32 := filepath.Join(dir, "q8.gguf"), filepath.Join(dir, "f32.gguf")
+	if code, _, stderr := runSplitup(t, "convert", "--in", bin, "--tokenizer", tok, "--out", q8, "--dtype", "q8_0"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runSplitup(t, "convert", "--in", q8, "--out", f32); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	a, b := openGGUF(t, q8), openGGUF(t, f32)
+	for _, ti := range a.Tensors {
+		want, got := tensorFloats(t, a, ti.Name), tensorFloats(t, b, ti.Name)
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("%s: f32 copy differs from the dequantised q8_0 tensor", ti.Name)
+		}
+		if bt, _ := b.Tensor(ti.Name); bt.Type != gguf.GGMLF32 {
+			t.Errorf("%s stored as %v", ti.Name, bt.Type)
+		}
+	}
+	if ft, _ := b.GetUint("general.file_type"); ft != 0 {
+		t.Errorf("file_type %d, want 0", ft)
+	}
+}
