@@ -11,15 +11,19 @@
 // Planning:
 //
 //  1. Build or load the graph (an *ir.Graph that verifies).
-//  2. Fill a Config: Budget (the target VRAM in bytes) and a CostModel
+//  2. Fill a Config: Budget (the target VRAM in bytes), a CostModel
 //     (Context for the KV cache, Chunk rows of prefill activations,
-//     TaskOverhead per task). Config.Validate reports bad values.
+//     TaskOverhead per task) and MergeBranches (whether a task may hold
+//     parts of independent branches). Config.Validate reports bad values.
 //  3. Call Partition. It orders the ops so that independent branches are
 //     contiguous (a series/parallel decomposition), splits MatMuls that do
 //     not fit alone into row slices (Plan.Shards), and runs a dynamic
 //     programme over the order: fewest tasks, then fewest bytes per token
-//     between tasks, then the most even sizes. On a chain the result is
-//     the exact optimum among all splits.
+//     between tasks, then the most even sizes (sum of squared sizes). A
+//     block of independent branches is either inside one task or opened,
+//     each branch planned on its own. On a chain the result is the exact
+//     optimum among all splits. An op that cannot fit is reported as an
+//     *OpTooLargeError.
 //  4. Read the Plan: Tasks (ops, costs, Inputs and Outputs ports, Graph),
 //     Edges with bytes per token, Stages (tasks that may run in parallel),
 //     and LowerBound next to len(Tasks).

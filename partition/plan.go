@@ -140,41 +140,52 @@ func Partition(g *ir.Graph, cfg Config) (*Plan, error) {
 	if err := g.Verify(); err != nil {
 		return nil, fmt.Errorf("partition: %w", err)
 	}
-	budget, c := cfg.Budget, cfg.Cost
-	a, err := newAnalysis(g, c)
+	a, p, err := prepare(g, cfg)
 	if err != nil {
 		return nil, err
-	}
-	split, err := a.oversize(budget)
-	if err != nil {
-		return nil, err
-	}
-	p := &Plan{Graph: g, Cost: c, Budget: budget}
-	if len(split) > 0 {
-		if p.Graph, p.Shards, err = splitOps(g, split); err != nil {
-			return nil, err
-		}
-		if a, err = newAnalysis(p.Graph, c); err != nil {
-			return nil, err
-		}
-		if _, err = a.oversize(budget); err != nil {
-			return nil, err
-		}
 	}
 	tree := a.tree
 	if cfg.MergeBranches {
 		tree = &level{lo: 0, hi: len(a.ops), bounds: seq(len(a.ops) + 1)}
 	}
-	sol, ok := a.solve(tree, budget)
+	sol, ok := a.solve(tree, cfg.Budget)
 	if !ok {
 		panic("partition: no plan although every op fits alone")
 	}
+	usable := cfg.Budget - cfg.Cost.TaskOverhead
 	p.TotalBytes = a.totalBytes()
-	p.LowerBound = int(max(1, (p.TotalBytes+budget-c.TaskOverhead-1)/(budget-c.TaskOverhead)))
+	p.LowerBound = int(max(1, (p.TotalBytes+usable-1)/usable))
 	if err := a.fill(p, sol.ranges); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// prepare analyses g and, when some MatMuls do not fit alone, rewrites it
+// with those split; it fails when another op does not fit alone.
+func prepare(g *ir.Graph, cfg Config) (*analysis, *Plan, error) {
+	a, err := newAnalysis(g, cfg.Cost)
+	if err != nil {
+		return nil, nil, err
+	}
+	split, err := a.oversize(cfg.Budget)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Plan{Graph: g, Cost: cfg.Cost, Budget: cfg.Budget}
+	if len(split) == 0 {
+		return a, p, nil
+	}
+	if p.Graph, p.Shards, err = splitOps(g, split); err != nil {
+		return nil, nil, err
+	}
+	if a, err = newAnalysis(p.Graph, cfg.Cost); err != nil {
+		return nil, nil, err
+	}
+	if _, err = a.oversize(cfg.Budget); err != nil {
+		return nil, nil, err
+	}
+	return a, p, nil
 }
 
 // totalBytes sums the weights and states that ops use, each once.
