@@ -1,0 +1,327 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/splitup/splitup/chain"
+	"github.com/splitup/splitup/contract"
+	"github.com/splitup/splitup/p2p"
+)
+
+// SessionPrefix starts the pipeline session id of a chain execution:
+// "exec/<id>".
+const SessionPrefix = "exec/"
+
+// SessionID returns the pipeline session id of execution id.
+func SessionID(exec uint64) string { return SessionPrefix + strconv.FormatUint(exec, 10) }
+
+// ParseSessionID returns the execution id of a session id.
+func ParseSessionID(s string) (uint64, error) {
+	rest, ok := strings.CutPrefix(s, SessionPrefix)
+	if !ok {
+		return 0, fmt.Errorf("session id %q does not name an execution (want %s<id>)", s, SessionPrefix)
+	}
+	return strconv.ParseUint(rest, 10, 64)
+}
+
+// Config configures a Daemon.
+type Config struct {
+	// Key is the node's ed25519 key: chain account and p2p identity.
+	Key ed25519.PrivateKey
+	// Chain reads state and sends txs.
+	Chain chain.Client
+	// Host is the node's p2p host (its peer id must derive from Key).
+	Host *p2p.Host
+	// Store holds shards and session records.
+	Store *p2p.BlobStore
+	// Threads per task run (default 1).
+	Threads int
+	// Heartbeat is the heartbeat interval (default 1 s).
+	Heartbeat time.Duration
+	// Peers are extra p2p addresses to fetch shards from (e.g. the deployer).
+	Peers []string
+	// Fault injects misbehaviour (tests only); nil for an honest node.
+	Fault *Fault
+	// Progress receives shard download progress lines (may be nil).
+	Progress io.Writer
+	// Log receives diagnostics (default: discard).
+	Log *slog.Logger
+}
+
+// Validate checks required fields and fills defaults.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.Key) != ed25519.PrivateKeySize:
+		return errors.New("node: Key must be an ed25519 private key")
+	case c.Chain == nil || c.Host == nil || c.Store == nil:
+		return errors.New("node: Chain, Host and Store are required")
+	}
+	if c.Threads <= 0 {
+		c.Threads = 1
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return nil
+}
+
+// Daemon is a running worker node: it fetches and preloads the shards of the
+// tasks it specialises in, heartbeats, serves pipeline sessions the chain
+// assigned to it, and commits each session's roots.
+type Daemon struct {
+	cfg    Config
+	addr   contract.Address
+	signer *chain.Signer
+	worker *Worker
+
+	mu      sync.Mutex // guards records
+	records map[string]*Record
+}
+
+// NewDaemon checks the node's registration and prepares its worker.
+func NewDaemon(ctx context.Context, cfg Config) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s, err := chain.NewSigner(ctx, cfg.Chain, cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("node: connect to the chain: %w", err)
+	}
+	d := &Daemon{cfg: cfg, addr: chain.AddressOf(cfg.Key), signer: s, records: map[string]*Record{}}
+	d.worker = NewWorker(WorkerConfig{Threads: cfg.Threads, Authorize: d.authorize, OnSessionEnd: d.commit, Fault: cfg.Fault, Log: cfg.Log})
+	return d, nil
+}
+
+// Address is the node's account.
+func (d *Daemon) Address() contract.Address { return d.addr }
+
+// Worker returns the daemon's pipeline worker.
+func (d *Daemon) Worker() *Worker { return d.worker }
+
+// Info reads the node's registry entry.
+func (d *Daemon) Info(ctx context.Context) (*contract.NodeInfo, error) {
+	raw, err := d.cfg.Chain.Query(ctx, "node/"+d.addr.String(), nil)
+	if err != nil {
+		if chain.IsNotFound(err) {
+			return nil, fmt.Errorf("node %s is not registered: run splitup-node register first", d.addr)
+		}
+		return nil, err
+	}
+	var n contract.NodeInfo
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return nil, fmt.Errorf("read node entry: %w", err)
+	}
+	return &n, nil
+}
+
+// Run loads the node's tasks, serves sessions and heartbeats until ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	info, err := d.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if len(info.Tasks) == 0 {
+		return errors.New("node specialises in no task: run splitup-node specialize first")
+	}
+	d.cfg.Host.ServeBlobs(d.cfg.Store)
+	if err := d.heartbeat(ctx); err != nil { // be online before announcing readiness
+		return err
+	}
+	for _, t := range info.Tasks {
+		if err := d.loadTask(ctx, t); err != nil {
+			return err
+		}
+	}
+	d.cfg.Host.SetPipelineHandler(d.worker.Serve)
+	d.cfg.Log.Info("node ready", "address", d.addr.String(), "tasks", len(info.Tasks), "p2p", d.cfg.Host.Addrs())
+	tick := time.NewTicker(d.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.cfg.Host.SetPipelineHandler(nil)
+			d.worker.Close()
+			return nil
+		case <-tick.C:
+			if err := d.heartbeat(ctx); err != nil && ctx.Err() == nil {
+				d.cfg.Log.Warn("heartbeat failed", "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) heartbeat(ctx context.Context) error {
+	_, err := d.signer.Send(ctx, &contract.Heartbeat{})
+	return err
+}
+
+func (d *Daemon) model(ctx context.Context, id contract.Hash) (*contract.ModelInfo, error) {
+	raw, err := d.cfg.Chain.Query(ctx, "model/"+id.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("read model %s: %w", id, err)
+	}
+	var m contract.ModelInfo
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("read model %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// loadTask fetches the task's shard if needed and preloads it.
+func (d *Daemon) loadTask(ctx context.Context, ref contract.TaskRef) error {
+	m, err := d.model(ctx, ref.Model)
+	if err != nil {
+		return err
+	}
+	if int(ref.Task) >= len(m.Tasks) || len(m.Tasks[ref.Task].Shards) != 1 {
+		return fmt.Errorf("model %s task %d: want exactly one shard", ref.Model, ref.Task)
+	}
+	h := p2p.Hash(m.Tasks[ref.Task].Shards[0])
+	if !d.cfg.Store.Has(h) {
+		if err := d.fetch(ctx, h); err != nil {
+			return fmt.Errorf("fetch shard of task %d: %w", ref.Task, err)
+		}
+	}
+	d.cfg.Store.Pin(h)
+	b, err := os.ReadFile(d.cfg.Store.Path(h))
+	if err != nil {
+		return err
+	}
+	if err := d.worker.Load(TaskKey{Model: ref.Model, Task: ref.Task}, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.cfg.Progress, "task %d of model %s loaded (%d bytes)\n", ref.Task, ref.Model.String()[:12], len(b))
+	return nil
+}
+
+// fetch downloads blob h from the configured peers or any registered node.
+func (d *Daemon) fetch(ctx context.Context, h p2p.Hash) error {
+	peers := append([]string(nil), d.cfg.Peers...)
+	if raw, err := d.cfg.Chain.Query(ctx, "nodes", nil); err == nil {
+		var ns []contract.NodeInfo
+		if json.Unmarshal(raw, &ns) == nil {
+			for _, n := range ns {
+				if n.Address != d.addr && n.P2PAddr != "" {
+					peers = append(peers, n.P2PAddr)
+				}
+			}
+		}
+	}
+	var errs []error
+	for _, a := range peers {
+		pid, err := d.cfg.Host.Connect(ctx, a)
+		if err == nil {
+			last := time.Time{}
+			_, err = d.cfg.Host.Fetch(ctx, pid, h, d.cfg.Store, func(done, total int64) {
+				if time.Since(last) > 500*time.Millisecond || done == total {
+					last = time.Now()
+					fmt.Fprintf(d.cfg.Progress, "shard %s: %d/%d bytes\n", h.String()[:12], done, total)
+				}
+			})
+		}
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return errors.New("no peer to fetch from: pass --peer with the deployer's address")
+	}
+	return errors.Join(errs...)
+}
+
+// execution reads execution id.
+func (d *Daemon) execution(ctx context.Context, id uint64) (*contract.ExecutionInfo, error) {
+	raw, err := d.cfg.Chain.Query(ctx, "execution/"+strconv.FormatUint(id, 10), nil)
+	if err != nil {
+		return nil, err
+	}
+	var e contract.ExecutionInfo
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// authorize lets a session run only a task the chain assigned to this node.
+func (d *Daemon) authorize(ctx context.Context, sessionID string, key TaskKey) error {
+	id, err := ParseSessionID(sessionID)
+	if err != nil {
+		return err
+	}
+	e, err := d.execution(ctx, id)
+	if err != nil {
+		return err
+	}
+	if e.Model != contract.Hash(key.Model) || int(key.Task) >= len(e.Tasks) {
+		return fmt.Errorf("execution %d is not for this model or has no task %d", id, key.Task)
+	}
+	if t := e.Tasks[key.Task]; t.Node != d.addr || t.State != "running" {
+		return fmt.Errorf("task %d of execution %d is %s on node %s", key.Task, id, t.State, t.Node)
+	}
+	return nil
+}
+
+// commit sends the session's roots on chain and keeps its record.
+func (d *Daemon) commit(e SessionEnd) {
+	id, err := ParseSessionID(e.SessionID)
+	if err != nil {
+		return
+	}
+	d.mu.Lock()
+	d.records[fmt.Sprintf("%d/%d", id, e.Key.Task)] = e.Record
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := d.model(ctx, contract.Hash(e.Key.Model))
+	if err != nil || int(e.Key.Task) >= len(m.Tasks) {
+		d.cfg.Log.Warn("commit result: model unreadable", "exec", id, "err", err)
+		return
+	}
+	spec := &m.Tasks[e.Key.Task]
+	msg := &contract.CommitResult{Exec: id, Task: e.Key.Task, Steps: uint32(len(e.Record.Rows(e.Inputs[0].Name)))}
+	msg.Inputs = ordered(spec.Inputs, e.Inputs)
+	msg.Outputs = ordered(spec.Outputs, e.Outputs)
+	if _, err := d.signer.Send(ctx, msg); err != nil {
+		d.cfg.Log.Warn("commit result failed", "exec", id, "task", e.Key.Task, "err", err)
+		return
+	}
+	d.cfg.Log.Info("committed", "exec", id, "task", e.Key.Task, "steps", msg.Steps)
+}
+
+// Record returns the record of a task of an execution, if this node ran it.
+func (d *Daemon) Record(exec uint64, task uint32) *Record {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.records[fmt.Sprintf("%d/%d", exec, task)]
+}
+
+// ordered lists roots in the order of the task's registered interface.
+func ordered(spec []contract.TensorSpec, roots []NamedRoot) []contract.TensorRoot {
+	out := make([]contract.TensorRoot, 0, len(spec))
+	for _, t := range spec {
+		for _, r := range roots {
+			if r.Name == t.Name {
+				out = append(out, contract.TensorRoot{Name: r.Name, Root: r.Root})
+			}
+		}
+	}
+	return out
+}
