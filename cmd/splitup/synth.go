@@ -155,11 +155,12 @@ func writeSynthData(ctx context.Context, w *gguf.Writer, tensors []synthTensor, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	infos := w.Tensors() // read-only from here on
 	ready := make(chan result)
 	go func() {
 		defer close(ready)
 		for i, t := range tensors {
-			buf := make([]byte, w.Tensors()[i].Size)
+			buf := make([]byte, infos[i].Size)
 			err := t.generate(buf, f.seed, uint64(i), f.threads)
 			if err != nil {
 				err = fmt.Errorf("tensor %s: %w", t.name, err)
