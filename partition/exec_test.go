@@ -111,7 +111,7 @@ func TestStories260KTasksEqualWholeGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := partition.Partition(m.Graph, partition.Config{Budget: 700 << 10, Cost: partition.CostModel{Chunk: 16}})
+	p, err := partition.Partition(m.Graph, partition.Config{Budget: 300 << 10, Cost: partition.CostModel{Chunk: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -265,7 +265,9 @@ func registerModel(ctx context.Context, f *registerFlags, key ed25519.PrivateKey
 	case err == nil:
 		fmt.Fprintf(stdout, "registered model %s\n", d.ID)
 		return nil
-	case errors.Is(err, deploy.ErrRPC) && ctx.Err() == nil && rctx.Err() != nil:
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted before the chain confirmed the registration; run the same command again to finish it (it is idempotent): %w", err)
+	case errors.Is(err, deploy.ErrRPC) && rctx.Err() != nil:
 		return fmt.Errorf("%w\nthe chain did not include the registration within --timeout %v: is the validator at %s producing blocks?", err, f.timeout, f.rpc)
 	case errors.Is(err, deploy.ErrRPC):
 		return fmt.Errorf("%w\nis the chain running at %s? start it with 'splitup chain start --home DIR' or pass --rpc URL", err, f.rpc)
