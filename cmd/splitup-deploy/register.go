@@ -204,6 +204,9 @@ func loadForDeploy(f *registerFlags, stderr io.Writer) (*models.Model, error) {
 	if m.Synthetic {
 		fmt.Fprintln(stderr, "note: this model has random weights (splitup synth); its text is noise")
 	}
+	if f.context > m.Config.Context {
+		fmt.Fprintf(stderr, "note: --context %d is longer than the model's own context of %d tokens\n", f.context, m.Config.Context)
+	}
 	if f.name != "" {
 		m.Name = f.name
 	}
