@@ -53,6 +53,9 @@ type Config struct {
 	Peers []string
 	// Fault injects misbehaviour (tests only); nil for an honest node.
 	Fault *Fault
+	// RecordTimeout bounds a validator's wait for an asserter's record
+	// (default 10 s); an asserter that does not answer in time is judged a cheat.
+	RecordTimeout time.Duration
 	// Progress receives shard download progress lines (may be nil).
 	Progress io.Writer
 	// Log receives diagnostics (default: discard).
@@ -73,6 +76,9 @@ func (c *Config) Validate() error {
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = time.Second
 	}
+	if c.RecordTimeout <= 0 {
+		c.RecordTimeout = 10 * time.Second
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -91,8 +97,23 @@ type Daemon struct {
 	signer *chain.Signer
 	worker *Worker
 
-	mu      sync.Mutex // guards records
+	mu      sync.Mutex // guards records and stats
 	records map[string]*Record
+	stats   Stats
+}
+
+// Stats counts a node's work, for measuring verification overhead.
+type Stats struct {
+	// Sessions served and committed.
+	Sessions int
+	// Steps run for sessions (rows), and the compute time they took.
+	Rows         int
+	StepsCompute time.Duration
+	// Verifications run, their rows and compute time, and mismatches found.
+	Verifications int
+	VerifyRows    int
+	VerifyCompute time.Duration
+	Mismatches    int
 }
 
 // NewDaemon checks the node's registration and prepares its worker.
@@ -105,7 +126,7 @@ func NewDaemon(ctx context.Context, cfg Config) (*Daemon, error) {
 		return nil, fmt.Errorf("node: connect to the chain: %w", err)
 	}
 	d := &Daemon{cfg: cfg, addr: chain.AddressOf(cfg.Key), signer: s, records: map[string]*Record{}}
-	d.worker = NewWorker(WorkerConfig{Threads: cfg.Threads, Authorize: d.authorize, OnSessionEnd: d.commit, Fault: cfg.Fault, Log: cfg.Log})
+	d.worker = NewWorker(WorkerConfig{Threads: cfg.Threads, Authorize: d.authorize, OnSessionEnd: d.commit, Records: d.Record, Fault: cfg.Fault, Log: cfg.Log})
 	return d, nil
 }
 
@@ -150,6 +171,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	d.cfg.Host.SetPipelineHandler(d.worker.Serve)
+	go d.watchVerifications(ctx)
 	d.cfg.Log.Info("node ready", "address", d.addr.String(), "tasks", len(info.Tasks), "p2p", d.cfg.Host.Addrs())
 	tick := time.NewTicker(d.cfg.Heartbeat)
 	defer tick.Stop()
@@ -324,4 +346,60 @@ func ordered(spec []contract.TensorSpec, roots []NamedRoot) []contract.TensorRoo
 		}
 	}
 	return out
+}
+
+// nodeInfo reads a node's registry entry.
+func (d *Daemon) nodeInfo(ctx context.Context, a contract.Address) (*contract.NodeInfo, error) {
+	raw, err := d.cfg.Chain.Query(ctx, "node/"+a.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var n contract.NodeInfo
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// Stats returns the node's counters.
+func (d *Daemon) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+func (d *Daemon) noteVerification(v *Verdict) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.Verifications++
+	d.stats.VerifyRows += v.Rows
+	d.stats.VerifyCompute += v.Compute
+	if !v.Match {
+		d.stats.Mismatches++
+	}
+}
+
+// watchVerifications runs each verification the chain draws this node for.
+func (d *Daemon) watchVerifications(ctx context.Context) {
+	evs, err := d.cfg.Chain.Subscribe(ctx, contract.EventVerificationRequested)
+	if err != nil {
+		d.cfg.Log.Warn("cannot watch verification requests", "err", err)
+		return
+	}
+	me := d.addr.String()
+	for ev := range evs {
+		if ev.Attr("validator") != me {
+			continue
+		}
+		execID, err1 := strconv.ParseUint(ev.Attr("exec"), 10, 64)
+		task, err2 := strconv.ParseUint(ev.Attr("task"), 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		go func() {
+			if err := d.verify(ctx, execID, uint32(task), ev.Attr("asserter")); err != nil && ctx.Err() == nil {
+				d.cfg.Log.Warn("verification failed", "exec", execID, "task", task, "err", err)
+			}
+		}()
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/splitup/splitup/exec"
@@ -56,6 +57,7 @@ type Worker struct {
 	authorize Authorizer
 	onEnd     func(SessionEnd)
 	fault     *Fault
+	records   RecordSource
 	log       *slog.Logger
 
 	mu    sync.Mutex // guards tasks
@@ -80,6 +82,8 @@ type WorkerConfig struct {
 	OnSessionEnd func(SessionEnd)
 	// Fault injects misbehaviour for tests; nil for an honest node.
 	Fault *Fault
+	// Records serves recorded sessions to validators (nil: none).
+	Records RecordSource
 	// Log receives diagnostics (default: discard).
 	Log *slog.Logger
 }
@@ -89,7 +93,7 @@ func NewWorker(c WorkerConfig) *Worker {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Worker{threads: max(c.Threads, 1), authorize: c.Authorize, onEnd: c.OnSessionEnd, fault: c.Fault, log: c.Log, tasks: map[TaskKey]*loadedTask{}}
+	return &Worker{threads: max(c.Threads, 1), authorize: c.Authorize, onEnd: c.OnSessionEnd, fault: c.Fault, records: c.Records, log: c.Log, tasks: map[TaskKey]*loadedTask{}}
 }
 
 // Load decodes a shard and prepares its program (preloads the weights).
@@ -157,6 +161,10 @@ func (w *Worker) Serve(ctx context.Context, s *p2p.Stream) {
 	open, ok := m.(*p2p.OpenSession)
 	if !ok {
 		s.Send(errorf(p2p.CodeProtocol, "expected OpenSession, got %v", m.Type()))
+		return
+	}
+	if strings.HasPrefix(open.SessionID, RecordPrefix) {
+		w.serveRecord(s, open)
 		return
 	}
 	sess, perr := w.open(ctx, open)

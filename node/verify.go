@@ -1,0 +1,271 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/splitup/splitup/contract"
+	"github.com/splitup/splitup/exec"
+	"github.com/splitup/splitup/ir"
+	"github.com/splitup/splitup/p2p"
+)
+
+// RecordPrefix starts the session id of a request for a recorded session:
+// "record/<exec>/<task>". The answer is one StepResult holding every
+// recorded tensor with all its rows, or an Error.
+const RecordPrefix = "record/"
+
+// RecordSource returns the record of a task of an execution, or nil.
+type RecordSource func(exec uint64, task uint32) *Record
+
+// Tolerance is the largest relative L1 distance between two f32 outputs
+// that still counts as a match when their hashes differ (another backend's
+// rounding). Bit-exact CPU kernels make equal hashes the normal case.
+const Tolerance = 1e-4
+
+// parseRecordID parses "record/<exec>/<task>".
+func parseRecordID(s string) (uint64, uint32, bool) {
+	rest, ok := strings.CutPrefix(s, RecordPrefix)
+	if !ok {
+		return 0, 0, false
+	}
+	a, b, ok := strings.Cut(rest, "/")
+	e, err1 := strconv.ParseUint(a, 10, 64)
+	t, err2 := strconv.ParseUint(b, 10, 32)
+	return e, uint32(t), ok && err1 == nil && err2 == nil
+}
+
+// serveRecord answers a record request on stream s.
+func (w *Worker) serveRecord(s *p2p.Stream, m *p2p.OpenSession) {
+	exec, task, ok := parseRecordID(m.SessionID)
+	if !ok || task != m.TaskID {
+		s.Send(errorf(p2p.CodeProtocol, "bad record request %q", m.SessionID))
+		return
+	}
+	if w.fault != nil && w.fault.Withhold {
+		s.Send(errorf(p2p.CodeUnknownSession, "no record of %d/%d", exec, task)) // misbehaviour under test
+		return
+	}
+	var rec *Record
+	if w.records != nil {
+		rec = w.records(exec, task)
+	}
+	if rec == nil {
+		s.Send(errorf(p2p.CodeUnknownSession, "no record of execution %d task %d here", exec, task))
+		return
+	}
+	res := &p2p.StepResult{SessionID: m.SessionID}
+	for _, name := range rec.Names() {
+		res.Tensors = append(res.Tensors, p2p.NamedTensor{Name: name, Frame: *joinRows(rec.Rows(name))})
+	}
+	s.Send(res)
+}
+
+// joinRows concatenates one-row frames into one frame.
+func joinRows(rows []*ir.Frame) *ir.Frame {
+	if len(rows) == 0 {
+		return &ir.Frame{DType: ir.F32, Shape: ir.Shape{0}}
+	}
+	f := &ir.Frame{DType: rows[0].DType, Shape: append(ir.Shape{len(rows)}, rows[0].Shape[1:]...)}
+	for _, r := range rows {
+		f.Data = append(f.Data, r.Data...)
+	}
+	return f
+}
+
+// FetchRecord asks the node at addr for its record of a task.
+func FetchRecord(ctx context.Context, h *p2p.Host, addr string, model [32]byte, exec uint64, task uint32) (map[string]*ir.Frame, error) {
+	pid, err := h.Connect(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	s, err := h.OpenPipeline(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	stop := context.AfterFunc(ctx, s.Reset)
+	defer stop()
+	id := fmt.Sprintf("%s%d/%d", RecordPrefix, exec, task)
+	if err := s.Send(&p2p.OpenSession{SessionID: id, ModelID: model, TaskID: task}); err != nil {
+		return nil, err
+	}
+	m, err := s.Recv()
+	if err != nil {
+		return nil, err
+	}
+	switch m := m.(type) {
+	case *p2p.StepResult:
+		out := map[string]*ir.Frame{}
+		for i := range m.Tensors {
+			out[m.Tensors[i].Name] = &m.Tensors[i].Frame
+		}
+		return out, nil
+	case *p2p.Error:
+		return nil, m
+	}
+	return nil, fmt.Errorf("record request: unexpected %v", m.Type())
+}
+
+// splitRows turns a frame with rows first into one-row frames.
+func splitRows(f *ir.Frame) []*ir.Frame {
+	r := &Record{rows: map[string][]*ir.Frame{}}
+	r.add("x", f)
+	return r.rows["x"]
+}
+
+// Verdict is a validator's conclusion about one task.
+type Verdict struct {
+	// Outputs are the validator's own output roots (task interface order).
+	Outputs []NamedRoot
+	// Match says the outputs agree (equal roots or within Tolerance).
+	Match bool
+	// Reason explains a mismatch.
+	Reason string
+	// Rows is the number of positions recomputed.
+	Rows int
+	// Compute is the time the recomputation took.
+	Compute time.Duration
+}
+
+// Recompute checks a recorded session of a loaded task: the recorded inputs
+// must hash to inRoots; the task is rerun over all rows in one batched
+// prefill on a fresh cache and its outputs compared with the recording.
+func (w *Worker) Recompute(key TaskKey, rec map[string]*ir.Frame, inRoots, outRoots []NamedRoot) (*Verdict, error) {
+	lt := w.task(key)
+	if lt == nil {
+		return nil, fmt.Errorf("task %d is not loaded here", key.Task)
+	}
+	inputs := map[string]exec.Tensor{}
+	for _, r := range inRoots {
+		f := rec[r.Name]
+		if f == nil || f.Check() != nil {
+			return &Verdict{Reason: fmt.Sprintf("recorded input %q missing or malformed", r.Name)}, nil
+		}
+		if RowsRoot(splitRows(f)) != r.Root {
+			return &Verdict{Reason: fmt.Sprintf("recorded input %q does not match its committed root", r.Name)}, nil
+		}
+		t, err := exec.FromFrame(f)
+		if err != nil {
+			return &Verdict{Reason: err.Error()}, nil
+		}
+		inputs[r.Name] = t
+	}
+	start := time.Now()
+	es := lt.prog.NewSession()
+	lt.mu.Lock()
+	outs, err := es.Run(inputs)
+	lt.mu.Unlock()
+	v := &Verdict{Compute: time.Since(start), Match: true}
+	if err != nil {
+		return &Verdict{Reason: "recompute: " + err.Error()}, nil
+	}
+	for _, r := range outRoots {
+		t, ok := outs[r.Name]
+		if !ok {
+			return nil, fmt.Errorf("task has no output %q", r.Name)
+		}
+		mine := t.Frame()
+		v.Rows = t.Rows()
+		root := RowsRoot(splitRows(mine))
+		v.Outputs = append(v.Outputs, NamedRoot{Name: r.Name, Root: root})
+		if root == r.Root {
+			continue
+		}
+		theirs := rec[r.Name]
+		if theirs == nil || !close(mine, theirs) {
+			v.Match, v.Reason = false, fmt.Sprintf("output %q differs from the recomputation", r.Name)
+		}
+	}
+	return v, nil
+}
+
+// close reports whether two f32 frames of equal shape are within Tolerance
+// (relative L1). Any NaN or shape difference is a mismatch.
+func close(a, b *ir.Frame) bool {
+	if a.DType != ir.F32 || b.DType != ir.F32 || !a.Shape.Equal(b.Shape) || len(a.Data) != len(b.Data) {
+		return false
+	}
+	var diff, norm float64
+	for i := 0; i+4 <= len(a.Data); i += 4 {
+		x := float64(math.Float32frombits(binary.LittleEndian.Uint32(a.Data[i:])))
+		y := float64(math.Float32frombits(binary.LittleEndian.Uint32(b.Data[i:])))
+		if math.IsNaN(x) || math.IsNaN(y) {
+			return false
+		}
+		diff += math.Abs(x - y)
+		norm += math.Abs(x)
+	}
+	return diff <= Tolerance*math.Max(norm, 1e-30)
+}
+
+// errWithheld marks an asserter that did not serve its record.
+var errWithheld = errors.New("asserter did not serve its record")
+
+// verify runs one drawn verification and submits the verdict.
+func (d *Daemon) verify(ctx context.Context, execID uint64, task uint32, asserter string) error {
+	e, err := d.execution(ctx, execID)
+	if err != nil {
+		return err
+	}
+	if int(task) >= len(e.Tasks) {
+		return fmt.Errorf("execution %d has no task %d", execID, task)
+	}
+	t := &e.Tasks[task]
+	key := TaskKey{Model: e.Model, Task: task}
+	m, err := d.model(ctx, e.Model)
+	if err != nil {
+		return err
+	}
+	spec := &m.Tasks[task]
+	var v *Verdict
+	addr := d.nodeAddr(ctx, t.Node)
+	fctx, cancel := context.WithTimeout(ctx, d.cfg.RecordTimeout)
+	rec, ferr := FetchRecord(fctx, d.cfg.Host, addr, e.Model, execID, task)
+	cancel()
+	if ferr != nil {
+		d.cfg.Log.Info("asserter withheld its record", "exec", execID, "task", task, "err", ferr)
+		v = &Verdict{Reason: fmt.Sprintf("%v: %v", errWithheld, ferr)}
+		for _, o := range spec.Outputs {
+			v.Outputs = append(v.Outputs, NamedRoot{Name: o.Name})
+		}
+	} else {
+		v, err = d.worker.Recompute(key, rec, rootsOf(t.Inputs), rootsOf(t.Outputs))
+		if err != nil {
+			return err
+		}
+		if v.Outputs == nil { // inputs did not check out: disagree with zero roots
+			for _, o := range spec.Outputs {
+				v.Outputs = append(v.Outputs, NamedRoot{Name: o.Name})
+			}
+		}
+	}
+	d.noteVerification(v)
+	msg := &contract.SubmitVerification{Exec: execID, Task: task, Match: v.Match, Outputs: ordered(spec.Outputs, v.Outputs)}
+	_, err = d.signer.Send(ctx, msg)
+	d.cfg.Log.Info("verified", "exec", execID, "task", task, "match", v.Match, "reason", v.Reason, "rows", v.Rows, "compute", v.Compute)
+	return err
+}
+
+func rootsOf(rs []contract.TensorRoot) []NamedRoot {
+	out := make([]NamedRoot, len(rs))
+	for i, r := range rs {
+		out[i] = NamedRoot{Name: r.Name, Root: r.Root}
+	}
+	return out
+}
+
+// nodeAddr returns a node's registered p2p address.
+func (d *Daemon) nodeAddr(ctx context.Context, a contract.Address) string {
+	n, err := d.nodeInfo(ctx, a)
+	if err != nil {
+		return ""
+	}
+	return n.P2PAddr
+}
