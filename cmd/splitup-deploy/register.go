@@ -65,9 +65,13 @@ func parseRegister(args []string, stderr io.Writer) (*registerFlags, error) {
 		}
 		return nil, usagef("%v", err)
 	}
+	listenSet := false
+	fs.Visit(func(fl *flag.Flag) { listenSet = listenSet || fl.Name == "listen" })
 	switch {
 	case fs.NArg() > 0:
 		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	case listenSet && !f.serve:
+		return nil, usagef("--listen applies only with --serve (serve the shards until interrupted)")
 	case f.model == "":
 		return nil, usagef("--model is required: a GGUF file or a llama2.c checkpoint")
 	case f.targetVRAM == "":

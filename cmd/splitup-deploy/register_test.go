@@ -56,6 +56,8 @@ func TestRegisterUsage(t *testing.T) {
 		{[]string{"register", "--model", "m.bin", "--target-vram", "lots", "--key", "k"}, "--target-vram: size \"lots\""},
 		{[]string{"register", "--model", "m.bin", "--target-vram", "1GiB", "--key", "k", "--context", "-1"}, "--context must be"},
 		{[]string{"register", "--model", "m.bin", "--target-vram", "1GiB", "--key", "k", "extra"}, "unexpected argument"},
+		{[]string{"register", "--model", "m.bin", "--target-vram", "1GiB", "--key", "k", "--listen", "/ip4/0.0.0.0/tcp/4001"}, "--listen applies only with --serve"},
+		{[]string{"register", "--model", "m.bin", "--target-vram", "1GiB", "--key", "k", "--overhead", "2GiB"}, "raise --target-vram or lower --overhead"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
