@@ -120,7 +120,7 @@ func block(b *ir.Builder, c Config, l int, x, pos ir.Ref, w func(string, ...int)
 	v := b.MatMul(h, w(p+"attn_v.weight", kvd, c.Dim))                             // [KVHeads*hs]
 	kc := b.State(p+"k_cache", ir.F32, ir.Shape{c.Context, kvd})
 	vc := b.State(p+"v_cache", ir.F32, ir.Shape{c.Context, kvd})
-	a := b.Attention(q, k, v, pos, kc, vc, c.Heads, c.KVHeads, hs) // [Dim]
+	a := b.Attention(q, k, v, pos, kc, vc, c.Heads, c.KVHeads, hs)                           // [Dim]
 	x = b.Name(b.Add(x, b.MatMul(a, w(p+"attn_output.weight", c.Dim, c.Dim))), p+"attn_res") // [Dim]
 	h = b.RMSNorm(x, norm(p+"ffn_norm.weight"), c.Eps)
 	g := b.MatMul(h, w(p+"ffn_gate.weight", c.HiddenDim, c.Dim)) // [Hidden]
