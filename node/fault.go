@@ -1,7 +1,9 @@
 package node
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -43,8 +45,9 @@ func ParseFault(s string, seed uint64) (*Fault, error) {
 	return f, nil
 }
 
-// perturb flips the lowest mantissa bit of the first element of an f32
-// frame with probability WrongOutputRate. A nil Fault does nothing.
+// perturb changes the first element x of an f32 frame to 1.5x+1 with
+// probability WrongOutputRate: far outside any rounding tolerance, as a
+// node that skipped or faked the work would be. A nil Fault does nothing.
 func (f *Fault) perturb(fr *ir.Frame) {
 	if f == nil || f.WrongOutputRate == 0 || fr.DType != ir.F32 || len(fr.Data) < 4 {
 		return
@@ -54,6 +57,7 @@ func (f *Fault) perturb(fr *ir.Frame) {
 	f.mu.Unlock()
 	if hit {
 		fr.Data = append([]byte(nil), fr.Data...)
-		fr.Data[0] ^= 1
+		x := math.Float32frombits(binary.LittleEndian.Uint32(fr.Data))
+		binary.LittleEndian.PutUint32(fr.Data, math.Float32bits(float32(1.5*x)+1))
 	}
 }
