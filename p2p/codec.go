@@ -162,9 +162,11 @@ func DecodeMessage(b []byte, lim Limits) (Message, error) {
 	return decodePayload(t, b[MessageHeaderLen:], lim)
 }
 
-// growStep is the first allocation for a payload; the buffer then doubles
-// as bytes arrive, so a peer that claims a large payload must send it
-// before the receiver holds that much memory.
+// growStep is what a payload may claim before the reader allocates its
+// whole length: a larger payload is read into a growStep buffer first, and
+// only once those bytes have arrived does the reader allocate the claimed
+// length (already capped by Limits). A peer thus cannot make the receiver
+// reserve a large buffer with a header alone.
 const growStep = 4 << 20
 
 // ReadMessage reads one message from r. At a clean end of stream before a
@@ -181,22 +183,20 @@ func ReadMessage(r io.Reader, lim Limits) (Message, error) {
 		return nil, fmt.Errorf("read message: %w", err)
 	}
 	buf := make([]byte, min(n, growStep))
-	have := int64(0)
-	for {
-		k, err := io.ReadFull(r, buf[have:])
-		have += int64(k)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, fmt.Errorf("read %v payload (%d of %d bytes): %w", t, have, n, err)
+	k, err := io.ReadFull(r, buf)
+	if err == nil && int64(len(buf)) < n {
+		full := make([]byte, n)
+		copy(full, buf)
+		buf = full
+		var k2 int
+		k2, err = io.ReadFull(r, buf[k:])
+		k += k2
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
 		}
-		if have == n {
-			break
-		}
-		next := make([]byte, min(n, 2*int64(len(buf))))
-		copy(next, buf)
-		buf = next
+		return nil, fmt.Errorf("read %v payload (%d of %d bytes): %w", t, k, n, err)
 	}
 	return decodePayload(t, buf, lim)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -156,6 +157,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		libp2p.NoTransports,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, muxer()),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.ForceReachabilityPublic(),
@@ -277,4 +279,20 @@ func (h *Host) newStream(ctx context.Context, p PeerID, proto string) (network.S
 		return nil, &StreamError{Peer: p, Op: "open " + proto, Err: ErrClosed}
 	}
 	return s, nil
+}
+
+// streamWindow is the yamux receive window each stream starts with. The
+// default (256 KiB, doubled only when a window drains within 4 round trips)
+// keeps bulk tensors far below what the link can carry, most of all on a
+// busy machine; a window the size of the muxer's maximum lets one stream fill
+// the connection from the first byte. Memory for it is used only while the
+// receiver lags behind.
+const streamWindow = 16 << 20
+
+// muxer returns the yamux configuration of the host.
+func muxer() *yamux.Transport {
+	t := *yamux.DefaultTransport
+	t.InitialStreamWindowSize = streamWindow
+	t.MaxStreamWindowSize = max(t.MaxStreamWindowSize, streamWindow)
+	return &t
 }
