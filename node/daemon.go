@@ -309,6 +309,9 @@ func (d *Daemon) commit(e SessionEnd) {
 	}
 	d.mu.Lock()
 	d.records[fmt.Sprintf("%d/%d", id, e.Key.Task)] = e.Record
+	d.stats.Sessions++
+	d.stats.Rows += len(e.Record.Rows(e.Inputs[0].Name))
+	d.stats.StepsCompute += e.Compute
 	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

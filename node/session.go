@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/splitup/splitup/exec"
 	"github.com/splitup/splitup/ir"
@@ -22,6 +23,7 @@ type session struct {
 	steps int
 	rows  int // positions consumed so far
 	fault *Fault
+	busy  time.Duration // compute time of the steps
 }
 
 // step runs one Step: inputs by name (positions from the message), outputs
@@ -42,7 +44,9 @@ func (s *session) step(m *p2p.Step) (*p2p.StepResult, *p2p.Error) {
 		return nil, perr
 	}
 	s.t.mu.Lock()
+	start := time.Now()
 	outs, err := s.es.Run(inputs)
+	s.busy += time.Since(start)
 	s.t.mu.Unlock()
 	if err != nil {
 		return nil, errorf(p2p.CodeBadInput, "run task %d: %v", s.key.Task, err)

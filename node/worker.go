@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/splitup/splitup/exec"
 	"github.com/splitup/splitup/ir"
@@ -36,6 +37,8 @@ type SessionEnd struct {
 	Inputs, Outputs []NamedRoot
 	// Record is the recorded session: every step's input and output frames.
 	Record *Record
+	// Compute is the time spent running the task's program.
+	Compute time.Duration
 }
 
 // NamedRoot is a Merkle root over one tensor's frames in step order.
@@ -223,5 +226,5 @@ func (w *Worker) end(s *session) {
 	if w.onEnd == nil || s.steps == 0 {
 		return
 	}
-	w.onEnd(SessionEnd{SessionID: s.id, Key: s.key, Steps: s.steps, Inputs: s.rec.roots(s.t.in), Outputs: s.rec.roots(s.t.out), Record: s.rec})
+	w.onEnd(SessionEnd{SessionID: s.id, Key: s.key, Steps: s.steps, Inputs: s.rec.roots(s.t.in), Outputs: s.rec.roots(s.t.out), Record: s.rec, Compute: s.busy})
 }
