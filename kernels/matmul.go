@@ -28,14 +28,32 @@ func (f *FastKernels) MatMul(out, x []float32, n int, w []byte, dt ir.DType, row
 		buf := getQ8Buf(n * cols)
 		defer q8Bufs.Put(buf)
 		m.qx, m.dx = buf.qx, buf.dx
-		for t := 0; t < n; t++ {
-			QuantizeRowQ8(m.qx[t*cols:(t+1)*cols], m.dx[t*cols/ir.QBlock:(t+1)*cols/ir.QBlock], x[t*cols:(t+1)*cols])
-		}
+		nb := cols / ir.QBlock
+		f.pool.run(n, int64(n)*int64(cols)*4, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				quantizeRowQ8(f.simd, m.qx[t*cols:(t+1)*cols], m.dx[t*nb:(t+1)*nb], x[t*cols:(t+1)*cols])
+			}
+		})
 	}
 	quads := (rows + 3) / 4
 	f.pool.run(quads, int64(n)*int64(rows)*int64(cols), func(lo, hi int) {
 		m.run(lo*4, min(hi*4, rows))
 	})
+}
+
+// quantizeRowQ8 is QuantizeRowQ8, with the AVX2 kernel doing the blocks it
+// can.
+func quantizeRowQ8(simd bool, qx []int8, dx []float32, x []float32) {
+	for b := 0; b < len(dx); {
+		if simd {
+			b += quantQ8AVX(&x[b*ir.QBlock], &qx[b*ir.QBlock], &dx[b], len(dx)-b)
+			if b == len(dx) {
+				return
+			}
+		}
+		QuantizeRowQ8(qx[b*ir.QBlock:(b+1)*ir.QBlock], dx[b:b+1], x[b*ir.QBlock:(b+1)*ir.QBlock])
+		b++
+	}
 }
 
 // q8Buf holds a batch of activation rows quantised by QuantizeRowQ8.

@@ -87,19 +87,19 @@ func F32ToBF16(f float32) uint16 {
 }
 
 // roundHalfAway rounds v to the nearest integer, halfway cases away from
-// zero (C roundf). It is exact for |v| < 2^31 and returns 0 for NaN.
+// zero (C roundf). It is total and the same on every architecture: NaN
+// gives 0 and values beyond ±2^30 saturate there. float64(v) ± 0.5 is exact
+// for |v| < 2^30, so truncating it rounds v correctly.
 func roundHalfAway(v float32) int32 {
-	if v != v {
+	switch {
+	case v != v:
 		return 0
+	case v >= 1<<30:
+		return 1 << 30
+	case v <= -(1 << 30):
+		return -(1 << 30)
 	}
-	q := int32(v)
-	frac := v - float32(q) // exact: the fraction of a float32 is representable
-	if frac >= 0.5 {
-		q++
-	} else if frac <= -0.5 {
-		q--
-	}
-	return q
+	return int32(float64(v) + math.Copysign(0.5, float64(v)))
 }
 
 // checkBlocks validates the sizes of a block-quantised buffer of n elements.

@@ -378,3 +378,93 @@ func FuzzDequantize(f *testing.F) {
 		}
 	})
 }
+
+// quantRowInputs returns activation rows that exercise the edge cases of
+// QuantizeRowQ8: ties at .5, zero blocks, NaN, ±Inf and subnormal blocks.
+func quantRowInputs(r *rand.Rand, nb int) []float32 {
+	x := make([]float32, nb*ir.QBlock)
+	for b := 0; b < nb; b++ {
+		blk := x[b*ir.QBlock : (b+1)*ir.QBlock]
+		switch b % 7 {
+		case 0: // zeros, with a negative zero
+			blk[3] = float32(math.Copysign(0, -1))
+		case 1: // exact halves: amax 127 makes id 1
+			for j := range blk {
+				blk[j] = float32(r.Intn(254)-127) + 0.5
+			}
+			blk[0] = 127
+		case 2:
+			blk[r.Intn(32)] = float32(math.NaN())
+		case 3:
+			blk[r.Intn(32)] = float32(math.Inf(1 - 2*r.Intn(2)))
+		case 4: // subnormal amax: 1/dx overflows
+			for j := range blk {
+				blk[j] = math.Float32frombits(uint32(r.Intn(1 << 20)))
+			}
+		default:
+			scale := float32(math.Pow(10, float64(r.Intn(12)-6)))
+			for j := range blk {
+				blk[j] = float32(r.NormFloat64()) * scale
+			}
+		}
+	}
+	return x
+}
+
+func TestQuantizeRowQ8SIMD(t *testing.T) {
+	if !haveSIMD {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(13))
+	for iter := 0; iter < 200; iter++ {
+		nb := 1 + r.Intn(20)
+		x := quantRowInputs(r, nb)
+		r.Shuffle(nb, func(i, j int) {
+			for k := 0; k < ir.QBlock; k++ {
+				x[i*32+k], x[j*32+k] = x[j*32+k], x[i*32+k]
+			}
+		})
+		wq, wd := make([]int8, len(x)), make([]float32, nb)
+		gq, gd := make([]int8, len(x)), make([]float32, nb)
+		QuantizeRowQ8(wq, wd, x)
+		quantizeRowQ8(true, gq, gd, x)
+		for i := range wq {
+			if wq[i] != gq[i] {
+				t.Fatalf("element %d (x=%v): q %d, want %d", i, x[i], gq[i], wq[i])
+			}
+		}
+		for b := range wd {
+			if math.Float32bits(wd[b]) != math.Float32bits(gd[b]) {
+				t.Fatalf("block %d: dx %v, want %v", b, gd[b], wd[b])
+			}
+		}
+	}
+}
+
+func FuzzQuantizeRowQ8(f *testing.F) {
+	f.Add(make([]byte, 128))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nb := len(data) / 128
+		if nb == 0 {
+			return
+		}
+		x := make([]float32, nb*32)
+		for i := range x {
+			x[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		wq, wd := make([]int8, len(x)), make([]float32, nb)
+		gq, gd := make([]int8, len(x)), make([]float32, nb)
+		QuantizeRowQ8(wq, wd, x)
+		quantizeRowQ8(haveSIMD, gq, gd, x)
+		for i := range wq {
+			if wq[i] != gq[i] {
+				t.Fatalf("element %d (x=%v): q %d, want %d", i, x[i], gq[i], wq[i])
+			}
+		}
+		for b := range wd {
+			if math.Float32bits(wd[b]) != math.Float32bits(gd[b]) && !(wd[b] != wd[b] && gd[b] != gd[b]) {
+				t.Fatalf("block %d: dx %v, want %v", b, gd[b], wd[b])
+			}
+		}
+	})
+}

@@ -67,6 +67,13 @@ func q8Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]floa
 //go:noescape
 func q4Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]float32)
 
+// quantQ8AVX quantises up to nb blocks of x exactly as QuantizeRowQ8 and
+// returns how many it did; it stops at a block with a NaN or a non-finite
+// amax or 1/dx, which the caller quantises with QuantizeRowQ8.
+//
+//go:noescape
+func quantQ8AVX(x *float32, qx *int8, dx *float32, nb int) int
+
 // axpyAVX adds float32(a*v[i]) to o[i] for i < n&^7.
 //
 //go:noescape

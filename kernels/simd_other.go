@@ -48,4 +48,6 @@ func q4Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]floa
 	panic("no SIMD")
 }
 
+func quantQ8AVX(x *float32, qx *int8, dx *float32, nb int) int { panic("no SIMD") }
+
 func axpy(simd bool, o, v []float32, a float32) { axpyGo(o, v, a) }
