@@ -281,13 +281,14 @@ func (h *Host) newStream(ctx context.Context, p PeerID, proto string) (network.S
 	return s, nil
 }
 
-// streamWindow is the yamux receive window each stream starts with. The
-// default (256 KiB, doubled only when a window drains within 4 round trips)
-// keeps bulk tensors far below what the link can carry, most of all on a
-// busy machine; a window the size of the muxer's maximum lets one stream fill
-// the connection from the first byte. Memory for it is used only while the
-// receiver lags behind.
-const streamWindow = 16 << 20
+// streamWindow is the yamux receive window each stream starts with
+// (16 × yamux's 256 KiB). The default window grows only when it drains
+// within 4 round trips, which keeps bulk tensors far below what the link
+// carries, most of all on a busy machine where the reader is scheduled
+// late. A larger window costs memory only while a reader lags; it also
+// bounds what a peer can park unread on one stream. yamux still grows the
+// window up to its 16 MiB maximum on long, fast links.
+const streamWindow = 4 << 20
 
 // muxer returns the yamux configuration of the host.
 func muxer() *yamux.Transport {
