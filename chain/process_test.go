@@ -23,6 +23,7 @@ import (
 var (
 	splitupBin string
 	buildErr   error
+	testTmp    string // removed at exit
 )
 
 func TestMain(m *testing.M) {
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	testTmp = dir
 	if !testing.Short() {
 		splitupBin = filepath.Join(dir, "splitup")
 		cmd := exec.Command("go", "build", "-o", splitupBin, "./cmd/splitup")
