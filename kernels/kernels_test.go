@@ -332,3 +332,59 @@ func TestEmbed(t *testing.T) {
 		}
 	}
 }
+
+func TestFastCloseAndConcurrency(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	rows, cols := 300, 256
+	w := encodeWeights(t, randVec(r, rows*cols), ir.Q8_0)
+	x := randVec(r, 3*cols)
+	want := make([]float32, 3*rows)
+	Reference().MatMul(want, x, 3, w, ir.Q8_0, rows, cols)
+	f := Fast(3)
+	done := make(chan []float32)
+	for g := 0; g < 4; g++ {
+		go func() {
+			out := make([]float32, 3*rows)
+			for i := 0; i < 20; i++ {
+				f.MatMul(out, x, 3, w, ir.Q8_0, rows, cols)
+			}
+			done <- out
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		requireSame(t, "concurrent", want, <-done)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close() // a second Close is harmless
+	got := make([]float32, 3*rows)
+	f.MatMul(got, x, 3, w, ir.Q8_0, rows, cols)
+	requireSame(t, "after Close", want, got)
+	if f.Threads() != 3 {
+		t.Errorf("Threads() = %d", f.Threads())
+	}
+}
+
+func TestShapePanics(t *testing.T) {
+	ks := append(fastVariants(t), variant{"reference", Reference()})
+	for _, v := range ks {
+		for name, fn := range map[string]func(){
+			"matmul out": func() { v.k.MatMul(make([]float32, 3), make([]float32, 4), 1, make([]byte, 32), ir.F32, 2, 4) },
+			"matmul q8 cols": func() {
+				v.k.MatMul(make([]float32, 1), make([]float32, 16), 1, make([]byte, 17), ir.Q8_0, 1, 16)
+			},
+			"add broadcast": func() { v.k.Add(make([]float32, 4), make([]float32, 4), make([]float32, 3)) },
+			"rope odd head": func() { v.k.RoPE(make([]float32, 3), make([]float32, 3), 1, 3, []int32{0}, 3, 1e4) },
+		} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: %s did not panic", v.name, name)
+					}
+				}()
+				fn()
+			}()
+		}
+	}
+}
