@@ -68,7 +68,25 @@ func (s *Session) Forward(ctx context.Context, tokens []int32, pos int) ([]float
 		positions[i] = int32(pos + i)
 		binary.LittleEndian.PutUint32(tok[4*i:], uint32(tokens[i]))
 	}
-	values := map[string]p2p.NamedTensor{Tokens: {Name: Tokens, Frame: ir.Frame{DType: ir.I32, Shape: ir.Shape{n}, Data: tok}}}
+	values, err := s.Run(ctx, positions, []p2p.NamedTensor{{Name: Tokens, Frame: ir.Frame{DType: ir.I32, Shape: ir.Shape{n}, Data: tok}}})
+	if err != nil {
+		return nil, err
+	}
+	l, ok := values[Logits]
+	if !ok {
+		return nil, fmt.Errorf("pipeline: no task produced %q", Logits)
+	}
+	return s.lastRow(&l.Frame)
+}
+
+// Run is one step of any graph: the model inputs (rows first) for the given
+// positions go to the tasks that read them, tasks of one level run in
+// parallel, and every value produced is returned by name.
+func (s *Session) Run(ctx context.Context, positions []int32, inputs []p2p.NamedTensor) (map[string]p2p.NamedTensor, error) {
+	values := map[string]p2p.NamedTensor{}
+	for _, in := range inputs {
+		values[in.Name] = in
+	}
 	for _, level := range s.levels {
 		outs := make([][]p2p.NamedTensor, len(level))
 		errs := make([]error, len(level))
@@ -90,11 +108,7 @@ func (s *Session) Forward(ctx context.Context, tokens []int32, pos int) ([]float
 			}
 		}
 	}
-	l, ok := values[Logits]
-	if !ok {
-		return nil, fmt.Errorf("pipeline: no task produced %q", Logits)
-	}
-	return s.lastRow(&l.Frame)
+	return values, nil
 }
 
 func (s *Session) lastRow(f *ir.Frame) ([]float32, error) {
