@@ -6,6 +6,8 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
+//go:generate go run ./internal/asmgen -o simd_amd64.s
+
 // haveSIMD reports whether the AVX2 block kernels can run: they need AVX2
 // and F16C (half-precision conversion), which x/sys/cpu does not report.
 var haveSIMD = cpu.X86.HasAVX2 && cpuidECX1()&(1<<29) != 0

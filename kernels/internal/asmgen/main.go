@@ -1,0 +1,345 @@
+// Command asmgen writes simd_amd64.s, the AVX2 kernels of package kernels.
+//
+// The kernels share one structure (4 weight rows per pass, one or two
+// activation rows, 8-lane accumulators combined by the canonical tree) and
+// differ in how a weight vector is loaded, so they are generated rather than
+// written out by hand. Run it through go generate in the kernels directory.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+)
+
+// prefetch is how far ahead, in bytes, the row kernels prefetch each row.
+const prefetch = 1024
+
+// wr are the registers holding the 4 weight-row pointers of a quad.
+var wr = [4]string{"R8", "R11", "R12", "R13"}
+
+type gen struct{ b strings.Builder }
+
+func (g *gen) raw(s string) { g.b.WriteString(s + "\n") }
+
+func (g *gen) label(l string) { g.raw(l + ":") }
+
+func (g *gen) ins(lines ...string) {
+	for _, l := range lines {
+		g.raw("\t" + l)
+	}
+}
+
+func f(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// hsum adds the 8 lanes of Y<y> in the canonical order
+// ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) and stores the float32 to dst.
+func hsum(y int, dst, tmp string) []string {
+	x := f("X%d", y)
+	return []string{
+		f("VEXTRACTF128 $1, Y%d, %s", y, tmp), f("VADDPS %s, %s, %s", tmp, x, x),
+		f("VPERMILPS $0x0e, %s, %s", x, tmp), f("VADDPS %s, %s, %s", tmp, x, x),
+		f("VMOVSHDUP %s, %s", x, tmp), f("VADDSS %s, %s, %s", tmp, x, x), f("VMOVSS %s, %s", x, dst),
+	}
+}
+
+// rowPtrs sets R11..R13 to rows 1..3 of the quad at R8 (stride R9).
+func rowPtrs() []string {
+	return []string{"LEAQ (R8)(R9*1), R11", "LEAQ (R8)(R9*2), R12", "LEAQ (R11)(R9*2), R13"}
+}
+
+func prefetches() []string {
+	var s []string
+	for _, w := range wr {
+		s = append(s, f("PREFETCHT0 %d(%s)(AX*1)", prefetch, w))
+	}
+	return s
+}
+
+func zero(n int) []string {
+	var s []string
+	for i := 0; i < n; i++ {
+		s = append(s, f("VXORPS Y%d, Y%d, Y%d", i, i, i))
+	}
+	return s
+}
+
+// floatKind describes an unquantised weight type: how 8 weights at
+// (row)(AX*1) become 8 float32 in a register, the bytes they take, and the
+// scale from that byte offset to x's.
+type floatKind struct {
+	name  string
+	load  func(w, dst string) []string
+	step  int
+	xMult int
+}
+
+var floatKinds = []floatKind{
+	{"f32", func(w, d string) []string { return []string{f("VMOVUPS (%s)(AX*1), %s", w, d)} }, 32, 1},
+	{"f16", func(w, d string) []string { return []string{f("VCVTPH2PS (%s)(AX*1), %s", w, d)} }, 16, 2},
+	{"bf16", func(w, d string) []string {
+		return []string{f("VPMOVZXWD (%s)(AX*1), %s", w, d), f("VPSLLD $16, %s, %s", d, d)}
+	}, 16, 2},
+}
+
+func (g *gen) floatKernels(k floatKind) {
+	// One step of 4 rows × 1 token: x in Y4, accumulators Y0..Y3.
+	var body []string
+	body = append(body, f("VMOVUPS (SI)(AX*%d), Y4", k.xMult))
+	for r, w := range wr {
+		body = append(body, k.load(w, "Y5")...)
+		body = append(body, "VMULPS Y5, Y4, Y5", f("VADDPS Y5, Y%d, Y%d", r, r))
+	}
+	next := []string{f("ADDQ $%d, AX", k.step), "DECQ CX", "JNZ loop"}
+
+	g.raw(f("// func %sDot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)", k.name))
+	g.raw(f("TEXT ·%sDot4(SB), NOSPLIT, $0-32", k.name))
+	g.ins("MOVQ p+0(FP), BX", "MOVQ 0(BX), R8", "MOVQ 8(BX), R11", "MOVQ 16(BX), R12", "MOVQ 24(BX), R13",
+		"MOVQ x+8(FP), SI", "MOVQ n8+16(FP), CX", "MOVQ acc+24(FP), DI")
+	g.ins(zero(4)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ done")
+	g.label("loop")
+	g.ins(body...)
+	g.ins(next...)
+	g.label("done")
+	for r := 0; r < 4; r++ {
+		g.ins(f("VMOVUPS Y%d, %d(DI)", r, 32*r))
+	}
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+
+	g.raw(f("// func %sRows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)", k.name))
+	g.raw(f("TEXT ·%sRows(SB), NOSPLIT, $0-48", k.name))
+	g.ins("MOVQ w+0(FP), R8", "MOVQ stride+8(FP), R9", "MOVQ x+16(FP), SI", "MOVQ nq+32(FP), R10",
+		"MOVQ out+40(FP), DI", "TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins(rowPtrs()...)
+	g.ins("MOVQ n8+24(FP), CX")
+	g.ins(zero(4)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins(body...)
+	g.ins(prefetches()...)
+	g.ins(next...)
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
+	}
+	g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+
+	// 4 rows × 2 tokens: x in Y8, Y9; accumulators Y0..Y3 and Y4..Y7.
+	g.raw(f("// func %sRows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)", k.name))
+	g.raw(f("TEXT ·%sRows2(SB), NOSPLIT, $0-64", k.name))
+	g.ins("MOVQ w+0(FP), R8", "MOVQ stride+8(FP), R9", "MOVQ x0+16(FP), SI", "MOVQ x1+24(FP), DX",
+		"MOVQ nq+40(FP), R10", "MOVQ out0+48(FP), DI", "MOVQ out1+56(FP), BX", "TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins(rowPtrs()...)
+	g.ins("MOVQ n8+32(FP), CX")
+	g.ins(zero(8)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins(f("VMOVUPS (SI)(AX*%d), Y8", k.xMult), f("VMOVUPS (DX)(AX*%d), Y9", k.xMult))
+	for r, w := range wr {
+		g.ins(k.load(w, "Y10")...)
+		g.ins("VMULPS Y10, Y8, Y11", f("VADDPS Y11, Y%d, Y%d", r, r),
+			"VMULPS Y10, Y9, Y12", f("VADDPS Y12, Y%d, Y%d", r+4, r+4))
+	}
+	g.ins(prefetches()...)
+	g.ins(next...)
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
+		g.ins(hsum(r+4, f("%d(BX)", 4*r), "X15")...)
+	}
+	g.ins("ADDQ $16, DI", "ADDQ $16, BX", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+}
+
+// quantKind describes a quantised weight type by the bytes of a block.
+type quantKind struct {
+	name string
+	step int
+}
+
+var quantKinds = []quantKind{{"q8", 34}, {"q4", 18}}
+
+// qconsts sets Y15 = int16 ones, Y13 = 0x0f bytes, Y12 = 8 bytes and
+// Y8..Y10 = dword indices 1..3 for VPERMPS.
+func qconsts() []string {
+	return []string{
+		"VPCMPEQW Y15, Y15, Y15", "VPSRLW $15, Y15, Y15",
+		"MOVL $0x0f0f0f0f, AX", "VMOVD AX, X13", "VPBROADCASTD X13, Y13",
+		"MOVL $0x08080808, AX", "VMOVD AX, X12", "VPBROADCASTD X12, Y12",
+		"MOVL $1, AX", "VMOVD AX, X8", "VPBROADCASTD X8, Y8",
+		"MOVL $2, AX", "VMOVD AX, X9", "VPBROADCASTD X9, Y9",
+		"MOVL $3, AX", "VMOVD AX, X10", "VPBROADCASTD X10, Y10",
+	}
+}
+
+// scales4 loads the 4 rows' f16 block scales into x as float32.
+func scales4(x string) []string {
+	s := []string{f("VPXOR %s, %s, %s", x, x, x)}
+	for r, w := range wr {
+		s = append(s, f("VPINSRW $%d, (%s)(AX*1), %s, %s", r, w, x, x))
+	}
+	return append(s, f("VCVTPH2PS %s, %s", x, x))
+}
+
+// loadQuants puts the 32 signed weight quants of the block at (w)(AX*1)
+// into Y<y> (using Y<y+1> as scratch for Q4_0); mask and eights are the
+// operands holding 0x0f and 8 in every byte.
+func loadQuants(k quantKind, w string, y int, mask, eights string) []string {
+	if k.name == "q8" {
+		return []string{f("VMOVDQU 2(%s)(AX*1), Y%d", w, y)}
+	}
+	return []string{
+		f("VMOVDQU 2(%s)(AX*1), X%d", w, y), f("VPSRLW $4, X%d, X%d", y, y+1),
+		f("VINSERTI128 $1, X%d, Y%d, Y%d", y+1, y, y), f("VPAND %s, Y%d, Y%d", mask, y, y),
+		f("VPSUBB %s, Y%d, Y%d", eights, y, y),
+	}
+}
+
+// qblock is one block of 4 rows × 1 token: qx at (SI), dx at (DX).
+// s_r = float32(dw_r*dx) for the 4 rows sits in X11; per row, lane l is
+// the exact sum of 4 products and acc += float32(s_r*float32(lane)).
+func qblock(k quantKind) []string {
+	s := []string{"VMOVDQU (SI), Y4", "VBROADCASTSS (DX), X14"}
+	s = append(s, scales4("X11")...)
+	s = append(s, "VMULPS X14, X11, X11")
+	for r, w := range wr {
+		s = append(s, loadQuants(k, w, 5, "Y13", "Y12")...)
+		bcast := "VBROADCASTSS X11, Y7"
+		if r > 0 {
+			bcast = f("VPERMPS Y11, Y%d, Y7", 7+r)
+		}
+		s = append(s,
+			"VPSIGNB Y5, Y4, Y6",    // qx with the sign of qw
+			"VPABSB Y5, Y5",         // |qw|
+			"VPMADDUBSW Y6, Y5, Y6", // adjacent pairs of products
+			"VPMADDWD Y15, Y6, Y6",  // sums of 4 consecutive products
+			"VCVTDQ2PS Y6, Y6",
+			bcast,
+			"VMULPS Y7, Y6, Y6",
+			f("VADDPS Y6, Y%d, Y%d", r, r))
+	}
+	return append(s, f("ADDQ $%d, AX", k.step), "ADDQ $32, SI", "ADDQ $4, DX", "DECQ CX", "JNZ loop")
+}
+
+func (g *gen) quantKernels(k quantKind) {
+	g.raw(f("// func %sDot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]float32)", k.name))
+	g.raw(f("TEXT ·%sDot4(SB), NOSPLIT, $0-40", k.name))
+	g.ins(qconsts()...)
+	g.ins("MOVQ p+0(FP), BX", "MOVQ 0(BX), R8", "MOVQ 8(BX), R11", "MOVQ 16(BX), R12", "MOVQ 24(BX), R13",
+		"MOVQ qx+8(FP), SI", "MOVQ dx+16(FP), DX", "MOVQ nb+24(FP), CX", "MOVQ acc+32(FP), DI")
+	g.ins(zero(4)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ done")
+	g.label("loop")
+	g.ins(qblock(k)...)
+	g.label("done")
+	for r := 0; r < 4; r++ {
+		g.ins(f("VMOVUPS Y%d, %d(DI)", r, 32*r))
+	}
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+
+	g.raw(f("// func %sRows(w unsafe.Pointer, stride int, qx *int8, dx *float32, nb, nq int, out *float32)", k.name))
+	g.raw(f("TEXT ·%sRows(SB), NOSPLIT, $0-56", k.name))
+	g.ins(qconsts()...)
+	g.ins("MOVQ w+0(FP), R8", "MOVQ stride+8(FP), R9", "MOVQ nq+40(FP), R10",
+		"MOVQ out+48(FP), DI", "TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins(rowPtrs()...)
+	g.ins("MOVQ qx+16(FP), SI", "MOVQ dx+24(FP), DX", "MOVQ nb+32(FP), CX")
+	g.ins(zero(4)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins(prefetches()...)
+	g.ins(qblock(k)...)
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), "X7")...)
+	}
+	g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+}
+
+// quantKernels2 writes the 4 rows × 2 tokens kernel: qx in Y8, Y9,
+// accumulators Y0..Y3 and Y4..Y7, the 8 block scales s at 0(SP).
+func (g *gen) quantKernels2(k quantKind) {
+	g.raw(f("// func %sRows2(w unsafe.Pointer, stride int, qx0, qx1 *int8, dx0, dx1 *float32, nb, nq int, out0, out1 *float32)", k.name))
+	g.raw(f("TEXT ·%sRows2(SB), NOSPLIT, $32-80", k.name))
+	g.ins("VPCMPEQW Y15, Y15, Y15", "VPSRLW $15, Y15, Y15",
+		"MOVQ w+0(FP), R8", "MOVQ stride+8(FP), R9", "MOVQ nq+56(FP), R10", "TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins(rowPtrs()...)
+	g.ins("MOVQ qx0+16(FP), SI", "MOVQ qx1+24(FP), DI", "MOVQ dx0+32(FP), DX", "MOVQ dx1+40(FP), BX",
+		"MOVQ nb+48(FP), CX")
+	g.ins(zero(8)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins("VMOVDQU (SI), Y8", "VMOVDQU (DI), Y9")
+	g.ins(scales4("X12")...)
+	g.ins("VBROADCASTSS (DX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 0(SP)",
+		"VBROADCASTSS (BX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 16(SP)")
+	for r, w := range wr {
+		g.ins(loadQuants(k, w, 10, "nibmask<>(SB)", "eights<>(SB)")...)
+		g.ins("VPABSB Y10, Y11")
+		for t, q := range []string{"Y8", "Y9"} {
+			g.ins(f("VPSIGNB Y10, %s, Y13", q), "VPMADDUBSW Y13, Y11, Y13", "VPMADDWD Y15, Y13, Y13",
+				"VCVTDQ2PS Y13, Y13", f("VBROADCASTSS %d(SP), Y14", 16*t+4*r),
+				"VMULPS Y14, Y13, Y13", f("VADDPS Y13, Y%d, Y%d", r+4*t, r+4*t))
+		}
+	}
+	g.ins(prefetches()...)
+	g.ins(f("ADDQ $%d, AX", k.step), "ADDQ $32, SI", "ADDQ $32, DI", "ADDQ $4, DX", "ADDQ $4, BX", "DECQ CX", "JNZ loop")
+	g.label("sum")
+	g.ins("MOVQ out0+64(FP), CX", "MOVQ out1+72(FP), DX")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(CX)", 4*r), "X14")...)
+		g.ins(hsum(r+4, f("%d(DX)", 4*r), "X14")...)
+	}
+	g.ins("ADDQ $16, CX", "ADDQ $16, DX", "MOVQ CX, out0+64(FP)", "MOVQ DX, out1+72(FP)",
+		"LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+}
+
+func main() {
+	out := flag.String("o", "simd_amd64.s", "output file")
+	flag.Parse()
+	var g gen
+	g.raw(header)
+	for _, k := range floatKinds {
+		g.floatKernels(k)
+	}
+	for _, k := range quantKinds {
+		g.quantKernels(k)
+	}
+	g.raw(byteConsts)
+	for _, k := range quantKinds {
+		g.quantKernels2(k)
+	}
+	g.raw(axpy)
+	qround := []string{
+		"VMULPS Y7, Y, Y", "VMINPS Y12, Y, Y", "VMAXPS Y9, Y, Y", "VROUNDPS $3, Y, Y4", "VSUBPS Y4, Y, Y5",
+		"VANDPS Y15, Y5, Y5", "VCMPPS $13, Y14, Y5, Y5", "VANDNPS Y, Y15, Y6", "VORPS Y13, Y6, Y6",
+		"VANDPS Y5, Y6, Y6", "VADDPS Y6, Y4, Y", "VCVTTPS2DQ Y, Y",
+	}
+	g.raw("// QROUND(Y) sets the 8 floats x of Y to int32(clamp(roundf(x*id), -127, 127)),")
+	g.raw("// id broadcast in Y7; Y9 = -127, Y12 = 127, Y13 = 1, Y14 = 0.5, Y15 = abs mask.")
+	g.raw("#define QROUND(Y) \\\n\t" + strings.Join(qround, "; \\\n\t") + "\n")
+	g.raw(quantizer)
+	if err := os.WriteFile(*out, []byte(g.b.String()), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
