@@ -228,7 +228,7 @@ func TestOpsMatchReference(t *testing.T) {
 	r := rand.New(rand.NewSource(7))
 	ref := Reference()
 	vs := fastVariants(t)
-	for _, shape := range [][2]int{{1, 1}, {3, 7}, {17, 64}, {40, 1000}} {
+	for _, shape := range [][2]int{{1, 1}, {3, 7}, {17, 64}, {40, 1000}, {200, 1024}} {
 		n, d := shape[0], shape[1]
 		x := opsInput(r, n*d)
 		x[0] = float32(math.NaN())

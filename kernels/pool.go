@@ -124,7 +124,7 @@ func (p *pool) run(units int, work int64, fn func(lo, hi int)) {
 
 // parallelMin is the work (multiply-adds or elements) below which a loop
 // runs on the calling goroutine.
-const parallelMin = 1 << 15
+const parallelMin = 1 << 17
 
 // close stops the workers; later loops run inline.
 func (p *pool) close() {
