@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/splitup/splitup/chain"
+	"github.com/splitup/splitup/contract"
+	"github.com/splitup/splitup/gateway"
+	"github.com/splitup/splitup/node"
+	"github.com/splitup/splitup/p2p"
+	"github.com/splitup/splitup/pipeline"
+)
+
+// chainEngine is a gateway.Engine over the network: each session is one
+// chain execution (RequestExecution) whose tasks run on the nodes the chain
+// assigns, reached through a pipeline session.
+type chainEngine struct {
+	client    chain.Client
+	signer    *chain.Signer // pays for executions and reports failed nodes
+	host      *p2p.Host
+	model     contract.Hash
+	tasks     []pipeline.Task
+	maxTokens uint32 // positions one execution may run (the model's context)
+	maxFee    uint64 // escrow per execution, base units
+}
+
+// newChainEngine reads the model and the price parameters from the chain.
+func newChainEngine(ctx context.Context, c chain.Client, s *chain.Signer, h *p2p.Host, model contract.Hash, contextLen int) (*chainEngine, error) {
+	var m contract.ModelInfo
+	if err := queryInto(ctx, c, "model/"+model.String(), &m); err != nil {
+		return nil, err
+	}
+	var p contract.Params
+	if err := queryInto(ctx, c, "params", &p); err != nil {
+		return nil, err
+	}
+	e := &chainEngine{client: c, signer: s, host: h, model: model, tasks: pipeline.TasksOf(&m), maxTokens: uint32(contextLen)}
+	fee, err := executionFee(p, &m, e.maxTokens)
+	if err != nil {
+		return nil, err
+	}
+	e.maxFee = fee
+	return e, nil
+}
+
+// executionFee is the escrow an execution of tokens positions needs: per
+// task PricePerCU × CU × tokens, plus the verification surcharge
+// ceil(price × p × Rv).
+func executionFee(p contract.Params, m *contract.ModelInfo, tokens uint32) (uint64, error) {
+	total := new(big.Int)
+	surDen := big.NewInt(1_000_000 * 10_000) // PPM × basis points
+	for _, t := range m.Tasks {
+		price := new(big.Int).SetUint64(t.ComputeUnits)
+		price.Mul(price, new(big.Int).SetUint64(uint64(tokens)))
+		price.Mul(price, new(big.Int).SetUint64(p.PricePerCU))
+		sur := new(big.Int).Mul(price, new(big.Int).SetUint64(uint64(p.VerifyPPM)*uint64(p.RewardBP)))
+		sur.Add(sur, new(big.Int).Sub(surDen, big.NewInt(1)))
+		sur.Quo(sur, surDen)
+		total.Add(total, price).Add(total, sur)
+	}
+	if !total.IsUint64() {
+		return 0, fmt.Errorf("an execution of model %s costs more than 2^64 base units", m.ID)
+	}
+	return total.Uint64(), nil
+}
+
+// NewSession requests an execution and opens its pipeline; node streams
+// open on the first Forward, once the chain has assigned the tasks.
+func (e *chainEngine) NewSession(ctx context.Context) (gateway.Session, error) {
+	id, err := pipeline.RequestExecution(ctx, e.signer, e.model, e.maxFee, e.maxTokens)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", gateway.ErrUnavailable, err)
+	}
+	res := &pipeline.ChainResolver{Client: e.client, Signer: e.signer, Exec: id, Poll: 50 * time.Millisecond}
+	ps, err := pipeline.Open(pipeline.Config{Host: e.host, Model: e.model, SessionID: node.SessionID(id), Tasks: e.tasks, Resolver: res})
+	if err != nil {
+		return nil, err
+	}
+	return &chainSession{e: e, exec: id, ps: ps}, nil
+}
+
+// chainSession is one execution's pipeline session.
+type chainSession struct {
+	e      *chainEngine
+	exec   uint64
+	ps     *pipeline.Session
+	failed bool
+}
+
+// Forward runs tokens through the nodes. A failure the pipeline could not
+// recover from (no replacement node left) is reported as ErrSessionLost so
+// that the gateway starts a new execution and replays the history.
+func (s *chainSession) Forward(ctx context.Context, tokens []int32, pos int) ([]float32, error) {
+	logits, err := s.ps.Forward(ctx, tokens, pos)
+	if err != nil {
+		s.failed = true
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("execution %d: %w: %v", s.exec, gateway.ErrSessionLost, err)
+	}
+	return logits, nil
+}
+
+// Close ends the node sessions (the nodes then commit their results). A
+// session that failed has its execution cancelled, which refunds the
+// unused escrow.
+func (s *chainSession) Close() error {
+	err := s.ps.Close()
+	if s.failed {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, cerr := s.e.signer.Send(ctx, &contract.CancelExecution{Exec: s.exec})
+		var te *chain.TxError
+		if cerr != nil && !(errors.As(cerr, &te) && te.Code == contract.CodeBadState) {
+			err = errors.Join(err, cerr)
+		}
+	}
+	return err
+}
+
+// queryInto runs a chain query and decodes its JSON answer into v.
+func queryInto(ctx context.Context, c chain.Client, path string, v any) error {
+	raw, err := c.Query(ctx, path, nil)
+	if err != nil {
+		return fmt.Errorf("query %s: %w", path, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("query %s: %w", path, err)
+	}
+	return nil
+}
