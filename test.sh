@@ -11,6 +11,6 @@ grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r f; do
   dir=$(dirname "$f")
   for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$f"); do
     echo "fuzz $dir $target ($fuzztime)"
-    go test "$dir" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" >/dev/null
+    out=$(go test "$dir" -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" 2>&1) || { echo "$out"; exit 1; }
   done
 done
