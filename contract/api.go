@@ -142,7 +142,10 @@ func (s *State) Height() int64 { return s.height }
 // sender may queue several), fee and balance sanity.
 func (s *State) CheckTx(raw []byte) TxResult { return s.checkTx(raw) }
 
-// BeginBlock starts block h. It releases matured unbonding stake.
+// BeginBlock starts block h and releases matured unbonding stake.
+// h.Height must be Height()+1, h.ChainID the genesis chain id and
+// h.TimeUnixNano not earlier than the previous block's; anything else is a
+// caller bug and panics.
 func (s *State) BeginBlock(h Header) []Event { return s.beginBlock(h) }
 
 // DeliverTx validates raw fully against the current state, then applies it.

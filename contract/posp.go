@@ -98,19 +98,22 @@ func (s *st) noValidator(e *execution, i int) []Event {
 	return []Event{ev(EventVerificationResult, "exec", utoa(e.ID), "task", itoa(i), "result", result)}
 }
 
-// expireValidators re-picks validators that missed their deadline.
+// expireValidators queues a new pick (in a later block) for validators that
+// missed their deadline; they earn nothing and are not picked again for the task.
 func (s *st) expireValidators() []Event {
+	var evs []Event
 	for _, id := range s.active {
 		e := s.execs[id]
 		for i := range e.Tasks {
 			v := &e.Tasks[i].Verify
 			if (v.State == vFirst || v.State == vTie) && s.header.TimeUnixNano > v.Deadline {
-				v.State--
+				evs = append(evs, s.resultEvent(e, i, "timeout", v.Validator, 0))
+				v.State-- // vFirst → vNeedFirst, vTie → vNeedTie
 				v.After, v.Validator = s.height, Address{}
 			}
 		}
 	}
-	return nil
+	return evs
 }
 
 func (s *st) submitVerification(c *txCtx, m *SubmitVerification) TxResult {
