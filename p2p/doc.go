@@ -20,8 +20,9 @@
 //     the server answers StepResult{session, index, tensors} or Error.
 //     A batched prefill is one Step whose tensors carry the row count in
 //     Shape[0], one position per row.
-//  4. The client sends Close and closes the stream; the server's Recv then
-//     returns the Close message and, after it, io.EOF.
+//  4. The client sends Close. The server's handler returns on it, which
+//     closes the stream; the client's next Recv returns io.EOF, and it
+//     closes its side with Stream.Close.
 //
 // Messages are framed (magic, version, type, bounded length; see
 // MessageMagic) and tensors travel as canonical ir.Frame encodings, so a
