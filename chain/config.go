@@ -153,6 +153,7 @@ func cometConfig(home string, c NodeConfig) *cmtcfg.Config {
 	// invalid fail deterministically in DeliverTx, so rechecking every
 	// pending tx after each block would only repeat signature checks.
 	cfg.Mempool.Recheck = false
+	cfg.Mempool.MaxTxBytes = MaxBlockBytes / 2
 
 	cfg.Instrumentation.Prometheus = false
 	return cfg
