@@ -112,3 +112,65 @@ func BenchmarkAttentionDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTinyDecodeStep runs the kernels of one decode step of a
+// stories260K-shaped model (dim 64, hidden 172, 5 layers, 8 heads, 4 KV
+// heads, vocab 512, F32) at position 100; it measures per-op overhead,
+// which must stay far below the work of such small ops.
+func BenchmarkTinyDecodeStep(b *testing.B) {
+	const dim, hidden, layers, heads, kvHeads, vocab, ctx = 64, 172, 5, 8, 4, 512, 512
+	const hs = dim / heads
+	r := rand.New(rand.NewSource(4))
+	wq := encodeWeights(b, randVec(r, dim*dim), ir.F32)
+	wk := encodeWeights(b, randVec(r, kvHeads*hs*dim), ir.F32)
+	w1 := encodeWeights(b, randVec(r, hidden*dim), ir.F32)
+	w2 := encodeWeights(b, randVec(r, dim*hidden), ir.F32)
+	emb := encodeWeights(b, randVec(r, vocab*dim), ir.F32)
+	norm := randVec(r, dim)
+	kc, vc := randVec(r, layers*ctx*kvHeads*hs), randVec(r, layers*ctx*kvHeads*hs)
+	x, xb, q, att := make([]float32, dim), make([]float32, dim), make([]float32, dim), make([]float32, dim)
+	k, v := make([]float32, kvHeads*hs), make([]float32, kvHeads*hs)
+	h1, h3 := make([]float32, hidden), make([]float32, hidden)
+	logits := make([]float32, vocab)
+	for _, kk := range []struct {
+		name string
+		k    Kernels
+	}{{"reference", Reference()}, {"fast", Fast(*benchThreads)}} {
+		b.Run(kk.name, func(b *testing.B) {
+			ks := kk.k
+			pos := []int32{100}
+			for i := 0; i < b.N; i++ {
+				if err := ks.Embed(x, emb, ir.F32, vocab, dim, []int32{7}); err != nil {
+					b.Fatal(err)
+				}
+				for l := 0; l < layers; l++ {
+					ks.RMSNorm(xb, x, 1, dim, norm, 1e-5)
+					ks.MatMul(q, xb, 1, wq, ir.F32, dim, dim)
+					ks.MatMul(k, xb, 1, wk, ir.F32, kvHeads*hs, dim)
+					ks.MatMul(v, xb, 1, wk, ir.F32, kvHeads*hs, dim)
+					ks.RoPE(q, q, 1, dim, pos, hs, 10000)
+					ks.RoPE(k, k, 1, kvHeads*hs, pos, hs, 10000)
+					lc := kc[l*ctx*kvHeads*hs : (l+1)*ctx*kvHeads*hs]
+					lv := vc[l*ctx*kvHeads*hs : (l+1)*ctx*kvHeads*hs]
+					if err := ks.Attention(att, q, k, v, 1, pos, lc, lv, ctx, heads, kvHeads, hs); err != nil {
+						b.Fatal(err)
+					}
+					ks.MatMul(xb, att, 1, wq, ir.F32, dim, dim)
+					ks.Add(x, x, xb)
+					ks.RMSNorm(xb, x, 1, dim, norm, 1e-5)
+					ks.MatMul(h1, xb, 1, w1, ir.F32, hidden, dim)
+					ks.MatMul(h3, xb, 1, w1, ir.F32, hidden, dim)
+					ks.SwiGLU(h1, h1, h3)
+					ks.MatMul(xb, h1, 1, w2, ir.F32, dim, hidden)
+					ks.Add(x, x, xb)
+				}
+				ks.RMSNorm(x, x, 1, dim, norm, 1e-5)
+				ks.MatMul(logits, x, 1, emb, ir.F32, vocab, dim)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+		})
+		if c, ok := kk.k.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+}

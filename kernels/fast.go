@@ -74,7 +74,7 @@ func (f *FastKernels) Softmax(out, x []float32, n, d int) {
 	mustLen("Softmax out", len(out), n*d)
 	f.pool.run(n, int64(n)*int64(d)*16, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
-			softmaxRow(out[t*d:(t+1)*d], x[t*d:(t+1)*d])
+			softmaxRowFast(f.simd, out[t*d:(t+1)*d], x[t*d:(t+1)*d])
 		}
 	})
 }
@@ -146,7 +146,7 @@ func (f *FastKernels) Attention(out, q, k, v []float32, n int, pos []int32, kc, 
 			for j := range a {
 				a[j] /= scale
 			}
-			softmaxRow(a, a)
+			softmaxRowFast(f.simd, a, a)
 			weightedSum(f.simd, out[u*headSize:][:headSize], a, vc[g*headSize:], kvDim)
 		}
 	})
@@ -185,18 +185,52 @@ func (f *FastKernels) scores(a, qh, kc []float32, stride int) {
 // weightedSum writes o[d] = sum over j, in increasing j from +0, of
 // float32(a[j] * v_j[d]), the value rows starting at vc[j*stride].
 func weightedSum(simd bool, o, a, vc []float32, stride int) {
-	for d := range o {
-		o[d] = 0
+	c := 0
+	if simd && len(a) > 0 {
+		for ; c+32 <= len(o); c += 32 {
+			wsum32AVX(&o[c], &a[0], &vc[c], 4*stride, len(a))
+		}
+		for ; c+8 <= len(o); c += 8 {
+			wsum8AVX(&o[c], &a[0], &vc[c], 4*stride, len(a))
+		}
 	}
-	for j, aj := range a {
-		axpy(simd, o, vc[j*stride:][:len(o)], aj)
+	for d := c; d < len(o); d++ {
+		var s float32
+		for j, aj := range a {
+			s += float32(aj * vc[j*stride+d])
+		}
+		o[d] = s
 	}
 }
 
-// axpyGo adds float32(a*v[d]) to o[d].
-func axpyGo(o, v []float32, a float32) {
-	v = v[:len(o)]
-	for d := range o {
-		o[d] += float32(a * v[d])
+// softmaxRowFast is softmaxRow with the exponentials of whole vectors of 8
+// done by the AVX2 kernel where it can.
+func softmaxRowFast(simd bool, out, x []float32) {
+	if !simd || len(x) < 8 {
+		softmaxRow(out, x)
+		return
+	}
+	m := x[0]
+	for _, v := range x[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	var l [8]float32
+	n8 := len(x) &^ 7
+	for i := 0; i < len(x); {
+		if i < n8 {
+			i += expSubAVX(&out[i], &x[i], n8-i, m, &l)
+		}
+		end := min(i+8, len(x)) // one vector the kernel left, or the tail
+		for ; i < end; i++ {
+			e := exp32(x[i] - m)
+			out[i] = e
+			l[i%8] += e
+		}
+	}
+	sum := tree8(&l)
+	for i := range out[:len(x)] {
+		out[i] /= sum
 	}
 }

@@ -110,3 +110,54 @@ func TestRoPETable(t *testing.T) {
 		}
 	}
 }
+
+func TestExpSIMDMatchesScalar(t *testing.T) {
+	if !haveSIMD {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(15))
+	specials := []float32{0, float32(math.Copysign(0, -1)), 88.37, 88.38, 88.5, 89, -87.3, -87.4, -87.5, -103.9, -104.1,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-30, -1e-30, 0.5 / log2e32, 1.5 / log2e32}
+	for iter := 0; iter < 2000; iter++ {
+		n := 8 * (1 + r.Intn(8))
+		x := make([]float32, n)
+		for i := range x {
+			switch r.Intn(4) {
+			case 0:
+				x[i] = specials[r.Intn(len(specials))]
+			case 1:
+				x[i] = float32(r.Float64()*200 - 110)
+			default:
+				x[i] = float32(r.NormFloat64() * 5)
+			}
+		}
+		m := float32(0)
+		if r.Intn(2) == 0 {
+			m = float32(r.NormFloat64())
+		}
+		got := make([]float32, n)
+		var gl, wl [8]float32
+		for i := 0; i < n; {
+			i += expSubAVX(&got[i], &x[i], n-i, m, &gl)
+			if i < n {
+				for k := i; k < i+8; k++ {
+					got[k] = exp32(x[k] - m)
+					gl[k%8] += got[k]
+				}
+				i += 8
+			}
+		}
+		for i, v := range x {
+			want := exp32(v - m)
+			wl[i%8] += want
+			if math.Float32bits(got[i]) != math.Float32bits(want) && !(got[i] != got[i] && want != want) {
+				t.Fatalf("exp32(%v - %v): SIMD %v, scalar %v", v, m, got[i], want)
+			}
+		}
+		for k := range wl {
+			if math.Float32bits(gl[k]) != math.Float32bits(wl[k]) && !(gl[k] != gl[k] && wl[k] != wl[k]) {
+				t.Fatalf("lane %d: SIMD %v, scalar %v", k, gl[k], wl[k])
+			}
+		}
+	}
+}

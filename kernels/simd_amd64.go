@@ -76,18 +76,19 @@ func q4Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]floa
 //go:noescape
 func quantQ8AVX(x *float32, qx *int8, dx *float32, nb int) int
 
-// axpyAVX adds float32(a*v[i]) to o[i] for i < n&^7.
+// expSubAVX sets dst[i] = exp32(src[i]-m) and adds it to lanes[i%8] for
+// i < n (a multiple of 8), stopping before the first vector of 8 with a
+// lane outside exp32's main path; it returns how many elements it did.
 //
 //go:noescape
-func axpyAVX(o, v *float32, n int, a float32)
+func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int
 
-// axpy adds float32(a*v[d]) to o[d] for every d.
-func axpy(simd bool, o, v []float32, a float32) {
-	v = v[:len(o)]
-	n := 0
-	if simd && len(o) >= 8 {
-		n = len(o) &^ 7
-		axpyAVX(&o[0], &v[0], n, a)
-	}
-	axpyGo(o[n:], v[n:], a)
-}
+// wsum8AVX and wsum32AVX set o[c], for 8 or 32 columns c, to the sum over
+// j < n, in increasing j from +0, of float32(a[j]*v_j[c]), the value rows
+// stride bytes apart.
+//
+//go:noescape
+func wsum8AVX(o, a, v *float32, stride, n int)
+
+//go:noescape
+func wsum32AVX(o, a, v *float32, stride, n int)

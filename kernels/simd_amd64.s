@@ -1642,23 +1642,273 @@ end:
 	VZEROUPPER
 	RET
 
-// func axpyAVX(o, v *float32, n int, a float32)
-TEXT ·axpyAVX(SB), NOSPLIT, $0-28
-	MOVQ o+0(FP), DI
-	MOVQ v+8(FP), SI
+DATA log2e<>+0(SB)/4, $0x3fb8aa3b
+DATA log2e<>+4(SB)/4, $0x3fb8aa3b
+DATA log2e<>+8(SB)/4, $0x3fb8aa3b
+DATA log2e<>+12(SB)/4, $0x3fb8aa3b
+DATA log2e<>+16(SB)/4, $0x3fb8aa3b
+DATA log2e<>+20(SB)/4, $0x3fb8aa3b
+DATA log2e<>+24(SB)/4, $0x3fb8aa3b
+DATA log2e<>+28(SB)/4, $0x3fb8aa3b
+GLOBL log2e<>(SB), RODATA|NOPTR, $32
+DATA ln2hi<>+0(SB)/4, $0x3f317200
+DATA ln2hi<>+4(SB)/4, $0x3f317200
+DATA ln2hi<>+8(SB)/4, $0x3f317200
+DATA ln2hi<>+12(SB)/4, $0x3f317200
+DATA ln2hi<>+16(SB)/4, $0x3f317200
+DATA ln2hi<>+20(SB)/4, $0x3f317200
+DATA ln2hi<>+24(SB)/4, $0x3f317200
+DATA ln2hi<>+28(SB)/4, $0x3f317200
+GLOBL ln2hi<>(SB), RODATA|NOPTR, $32
+DATA ln2lo<>+0(SB)/4, $0x35bfbe8e
+DATA ln2lo<>+4(SB)/4, $0x35bfbe8e
+DATA ln2lo<>+8(SB)/4, $0x35bfbe8e
+DATA ln2lo<>+12(SB)/4, $0x35bfbe8e
+DATA ln2lo<>+16(SB)/4, $0x35bfbe8e
+DATA ln2lo<>+20(SB)/4, $0x35bfbe8e
+DATA ln2lo<>+24(SB)/4, $0x35bfbe8e
+DATA ln2lo<>+28(SB)/4, $0x35bfbe8e
+GLOBL ln2lo<>(SB), RODATA|NOPTR, $32
+DATA absmask<>+0(SB)/4, $0x7fffffff
+DATA absmask<>+4(SB)/4, $0x7fffffff
+DATA absmask<>+8(SB)/4, $0x7fffffff
+DATA absmask<>+12(SB)/4, $0x7fffffff
+DATA absmask<>+16(SB)/4, $0x7fffffff
+DATA absmask<>+20(SB)/4, $0x7fffffff
+DATA absmask<>+24(SB)/4, $0x7fffffff
+DATA absmask<>+28(SB)/4, $0x7fffffff
+GLOBL absmask<>(SB), RODATA|NOPTR, $32
+DATA signmask<>+0(SB)/4, $0x80000000
+DATA signmask<>+4(SB)/4, $0x80000000
+DATA signmask<>+8(SB)/4, $0x80000000
+DATA signmask<>+12(SB)/4, $0x80000000
+DATA signmask<>+16(SB)/4, $0x80000000
+DATA signmask<>+20(SB)/4, $0x80000000
+DATA signmask<>+24(SB)/4, $0x80000000
+DATA signmask<>+28(SB)/4, $0x80000000
+GLOBL signmask<>(SB), RODATA|NOPTR, $32
+DATA half<>+0(SB)/4, $0x3f000000
+DATA half<>+4(SB)/4, $0x3f000000
+DATA half<>+8(SB)/4, $0x3f000000
+DATA half<>+12(SB)/4, $0x3f000000
+DATA half<>+16(SB)/4, $0x3f000000
+DATA half<>+20(SB)/4, $0x3f000000
+DATA half<>+24(SB)/4, $0x3f000000
+DATA half<>+28(SB)/4, $0x3f000000
+GLOBL half<>(SB), RODATA|NOPTR, $32
+DATA one<>+0(SB)/4, $0x3f800000
+DATA one<>+4(SB)/4, $0x3f800000
+DATA one<>+8(SB)/4, $0x3f800000
+DATA one<>+12(SB)/4, $0x3f800000
+DATA one<>+16(SB)/4, $0x3f800000
+DATA one<>+20(SB)/4, $0x3f800000
+DATA one<>+24(SB)/4, $0x3f800000
+DATA one<>+28(SB)/4, $0x3f800000
+GLOBL one<>(SB), RODATA|NOPTR, $32
+DATA minexp<>+0(SB)/4, $0xc2fc0000
+DATA minexp<>+4(SB)/4, $0xc2fc0000
+DATA minexp<>+8(SB)/4, $0xc2fc0000
+DATA minexp<>+12(SB)/4, $0xc2fc0000
+DATA minexp<>+16(SB)/4, $0xc2fc0000
+DATA minexp<>+20(SB)/4, $0xc2fc0000
+DATA minexp<>+24(SB)/4, $0xc2fc0000
+DATA minexp<>+28(SB)/4, $0xc2fc0000
+GLOBL minexp<>(SB), RODATA|NOPTR, $32
+DATA maxexp<>+0(SB)/4, $0x42fe0000
+DATA maxexp<>+4(SB)/4, $0x42fe0000
+DATA maxexp<>+8(SB)/4, $0x42fe0000
+DATA maxexp<>+12(SB)/4, $0x42fe0000
+DATA maxexp<>+16(SB)/4, $0x42fe0000
+DATA maxexp<>+20(SB)/4, $0x42fe0000
+DATA maxexp<>+24(SB)/4, $0x42fe0000
+DATA maxexp<>+28(SB)/4, $0x42fe0000
+GLOBL maxexp<>(SB), RODATA|NOPTR, $32
+DATA bias<>+0(SB)/4, $0x0000007f
+DATA bias<>+4(SB)/4, $0x0000007f
+DATA bias<>+8(SB)/4, $0x0000007f
+DATA bias<>+12(SB)/4, $0x0000007f
+DATA bias<>+16(SB)/4, $0x0000007f
+DATA bias<>+20(SB)/4, $0x0000007f
+DATA bias<>+24(SB)/4, $0x0000007f
+DATA bias<>+28(SB)/4, $0x0000007f
+GLOBL bias<>(SB), RODATA|NOPTR, $32
+DATA expc7<>+0(SB)/4, $0x39500d01
+DATA expc7<>+4(SB)/4, $0x39500d01
+DATA expc7<>+8(SB)/4, $0x39500d01
+DATA expc7<>+12(SB)/4, $0x39500d01
+DATA expc7<>+16(SB)/4, $0x39500d01
+DATA expc7<>+20(SB)/4, $0x39500d01
+DATA expc7<>+24(SB)/4, $0x39500d01
+DATA expc7<>+28(SB)/4, $0x39500d01
+GLOBL expc7<>(SB), RODATA|NOPTR, $32
+DATA expc6<>+0(SB)/4, $0x3ab60b61
+DATA expc6<>+4(SB)/4, $0x3ab60b61
+DATA expc6<>+8(SB)/4, $0x3ab60b61
+DATA expc6<>+12(SB)/4, $0x3ab60b61
+DATA expc6<>+16(SB)/4, $0x3ab60b61
+DATA expc6<>+20(SB)/4, $0x3ab60b61
+DATA expc6<>+24(SB)/4, $0x3ab60b61
+DATA expc6<>+28(SB)/4, $0x3ab60b61
+GLOBL expc6<>(SB), RODATA|NOPTR, $32
+DATA expc5<>+0(SB)/4, $0x3c088889
+DATA expc5<>+4(SB)/4, $0x3c088889
+DATA expc5<>+8(SB)/4, $0x3c088889
+DATA expc5<>+12(SB)/4, $0x3c088889
+DATA expc5<>+16(SB)/4, $0x3c088889
+DATA expc5<>+20(SB)/4, $0x3c088889
+DATA expc5<>+24(SB)/4, $0x3c088889
+DATA expc5<>+28(SB)/4, $0x3c088889
+GLOBL expc5<>(SB), RODATA|NOPTR, $32
+DATA expc4<>+0(SB)/4, $0x3d2aaaab
+DATA expc4<>+4(SB)/4, $0x3d2aaaab
+DATA expc4<>+8(SB)/4, $0x3d2aaaab
+DATA expc4<>+12(SB)/4, $0x3d2aaaab
+DATA expc4<>+16(SB)/4, $0x3d2aaaab
+DATA expc4<>+20(SB)/4, $0x3d2aaaab
+DATA expc4<>+24(SB)/4, $0x3d2aaaab
+DATA expc4<>+28(SB)/4, $0x3d2aaaab
+GLOBL expc4<>(SB), RODATA|NOPTR, $32
+DATA expc3<>+0(SB)/4, $0x3e2aaaab
+DATA expc3<>+4(SB)/4, $0x3e2aaaab
+DATA expc3<>+8(SB)/4, $0x3e2aaaab
+DATA expc3<>+12(SB)/4, $0x3e2aaaab
+DATA expc3<>+16(SB)/4, $0x3e2aaaab
+DATA expc3<>+20(SB)/4, $0x3e2aaaab
+DATA expc3<>+24(SB)/4, $0x3e2aaaab
+DATA expc3<>+28(SB)/4, $0x3e2aaaab
+GLOBL expc3<>(SB), RODATA|NOPTR, $32
+DATA expc2<>+0(SB)/4, $0x3f000000
+DATA expc2<>+4(SB)/4, $0x3f000000
+DATA expc2<>+8(SB)/4, $0x3f000000
+DATA expc2<>+12(SB)/4, $0x3f000000
+DATA expc2<>+16(SB)/4, $0x3f000000
+DATA expc2<>+20(SB)/4, $0x3f000000
+DATA expc2<>+24(SB)/4, $0x3f000000
+DATA expc2<>+28(SB)/4, $0x3f000000
+GLOBL expc2<>(SB), RODATA|NOPTR, $32
+
+// func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int
+//
+// For i < n (a multiple of 8) it sets dst[i] = exp32(src[i]-m) and adds it
+// to lanes[i%8], stopping before the first vector holding a lane that
+// exp32 does not take through its main path (NaN, or 2^n outside the normal
+// range); it returns how many elements it did.
+TEXT ·expSubAVX(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
-	VBROADCASTSS a+24(FP), Y0
+	VBROADCASTSS m+24(FP), Y8
+	MOVQ lanes+32(FP), DX
+	VMOVUPS (DX), Y9
 	XORQ AX, AX
-	SHRQ $3, CX
-	JZ done
 loop:
-	VMULPS (SI)(AX*1), Y0, Y1
-	VADDPS (DI)(AX*1), Y1, Y1
-	VMOVUPS Y1, (DI)(AX*1)
-	ADDQ $32, AX
+	CMPQ AX, CX
+	JGE done
+	VMOVUPS (SI)(AX*4), Y0
+	VSUBPS Y8, Y0, Y0
+	VMULPS log2e<>(SB), Y0, Y1
+	VROUNDPS $3, Y1, Y2
+	VSUBPS Y2, Y1, Y3
+	VANDPS absmask<>(SB), Y3, Y3
+	VCMPPS $13, half<>(SB), Y3, Y3
+	VANDPS signmask<>(SB), Y1, Y4
+	VORPS one<>(SB), Y4, Y4
+	VANDPS Y3, Y4, Y4
+	VADDPS Y4, Y2, Y2
+	VCMPPS $13, minexp<>(SB), Y2, Y3
+	VCMPPS $2, maxexp<>(SB), Y2, Y4
+	VANDPS Y4, Y3, Y3
+	VMOVMSKPS Y3, BX
+	CMPL BX, $0xff
+	JNE done
+	VMULPS ln2hi<>(SB), Y2, Y4
+	VSUBPS Y4, Y0, Y5
+	VMULPS ln2lo<>(SB), Y2, Y4
+	VSUBPS Y4, Y5, Y5
+	VMOVUPS expc7<>(SB), Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc6<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc5<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc4<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc3<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc2<>(SB), Y6, Y6
+	VMULPS Y5, Y5, Y7
+	VMULPS Y6, Y7, Y7
+	VADDPS Y7, Y5, Y7
+	VADDPS one<>(SB), Y7, Y7
+	VCVTTPS2DQ Y2, Y3
+	VPADDD bias<>(SB), Y3, Y3
+	VPSLLD $23, Y3, Y3
+	VMULPS Y3, Y7, Y7
+	VMOVUPS Y7, (DI)(AX*4)
+	VADDPS Y7, Y9, Y9
+	ADDQ $8, AX
+	JMP loop
+done:
+	VMOVUPS Y9, (DX)
+	MOVQ AX, ret+40(FP)
+	VZEROUPPER
+	RET
+
+// func wsum8AVX(o, a, v *float32, stride, n int)
+TEXT ·wsum8AVX(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R8
+	MOVQ n+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ store
+loop:
+	VBROADCASTSS (SI), Y4
+	VMULPS 0(DX), Y4, Y5
+	VADDPS Y5, Y0, Y0
+	ADDQ $4, SI
+	ADDQ R8, DX
 	DECQ CX
 	JNZ loop
-done:
+store:
+	VMOVUPS Y0, 0(DI)
+	VZEROUPPER
+	RET
+
+// func wsum32AVX(o, a, v *float32, stride, n int)
+TEXT ·wsum32AVX(SB), NOSPLIT, $0-40
+	MOVQ o+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ stride+24(FP), R8
+	MOVQ n+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ CX, CX
+	JZ store
+loop:
+	VBROADCASTSS (SI), Y4
+	VMULPS 0(DX), Y4, Y5
+	VADDPS Y5, Y0, Y0
+	VMULPS 32(DX), Y4, Y6
+	VADDPS Y6, Y1, Y1
+	VMULPS 64(DX), Y4, Y7
+	VADDPS Y7, Y2, Y2
+	VMULPS 96(DX), Y4, Y8
+	VADDPS Y8, Y3, Y3
+	ADDQ $4, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ loop
+store:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
 	VZEROUPPER
 	RET
 

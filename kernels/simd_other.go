@@ -50,4 +50,8 @@ func q4Dot4(p *[4]unsafe.Pointer, qx *int8, dx *float32, nb int, acc *[4][8]floa
 
 func quantQ8AVX(x *float32, qx *int8, dx *float32, nb int) int { panic("no SIMD") }
 
-func axpy(simd bool, o, v []float32, a float32) { axpyGo(o, v, a) }
+func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int {
+	panic("no SIMD")
+}
+func wsum8AVX(o, a, v *float32, stride, n int)  { panic("no SIMD") }
+func wsum32AVX(o, a, v *float32, stride, n int) { panic("no SIMD") }

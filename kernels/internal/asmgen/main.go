@@ -329,7 +329,10 @@ func main() {
 	for _, k := range quantKinds {
 		g.quantKernels2(k)
 	}
-	g.raw(axpy)
+	g.expConsts()
+	g.expSub()
+	g.wsum(1)
+	g.wsum(4)
 	qround := []string{
 		"VMULPS Y7, Y, Y", "VMINPS Y12, Y, Y", "VMAXPS Y9, Y, Y", "VROUNDPS $3, Y, Y4", "VSUBPS Y4, Y, Y5",
 		"VANDPS Y15, Y5, Y5", "VCMPPS $13, Y14, Y5, Y5", "VANDNPS Y, Y15, Y6", "VORPS Y13, Y6, Y6",

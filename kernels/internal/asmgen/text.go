@@ -26,27 +26,6 @@ DATA eights<>+24(SB)/8, $0x0808080808080808
 GLOBL eights<>(SB), RODATA|NOPTR, $32
 `
 
-const axpy = `// func axpyAVX(o, v *float32, n int, a float32)
-TEXT ·axpyAVX(SB), NOSPLIT, $0-28
-	MOVQ o+0(FP), DI
-	MOVQ v+8(FP), SI
-	MOVQ n+16(FP), CX
-	VBROADCASTSS a+24(FP), Y0
-	XORQ AX, AX
-	SHRQ $3, CX
-	JZ done
-loop:
-	VMULPS (SI)(AX*1), Y0, Y1
-	VADDPS (DI)(AX*1), Y1, Y1
-	VMOVUPS Y1, (DI)(AX*1)
-	ADDQ $32, AX
-	DECQ CX
-	JNZ loop
-done:
-	VZEROUPPER
-	RET
-`
-
 // quantizer is quantQ8AVX; it uses the QROUND macro.
 const quantizer = `DATA permidx<>+0(SB)/4, $0
 DATA permidx<>+4(SB)/4, $4
