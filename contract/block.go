@@ -5,6 +5,10 @@ import (
 	"slices"
 )
 
+// MaxNonceGap is how far ahead of the signer's next nonce CheckTx accepts a
+// nonce, so that a sender can queue txs without flooding the mempool.
+const MaxNonceGap = 64
+
 // txCtx carries a tx through its handler. Handlers validate everything
 // first, then call pay (fee and nonce) and mutate; they never fail after pay.
 type txCtx struct {
@@ -51,7 +55,7 @@ func (s *st) precheck(raw []byte, exactNonce bool) (*txCtx, TxResult) {
 	if tx.Nonce < next {
 		return nil, fail(CodeReplayedNonce, "nonce %d already used; next is %d", tx.Nonce, next)
 	}
-	if exactNonce && tx.Nonce > next {
+	if (exactNonce && tx.Nonce > next) || tx.Nonce-next > MaxNonceGap {
 		return nil, fail(CodeFutureNonce, "nonce %d ahead of next nonce %d", tx.Nonce, next)
 	}
 	if tx.Fee < s.params.MinTxFee {
