@@ -23,6 +23,12 @@ type Client interface {
 	// BroadcastTx submits an encoded tx and waits until a block includes it.
 	// A tx refused by CheckTx or failing in its block returns a *TxError.
 	BroadcastTx(ctx context.Context, tx []byte) (*TxResult, error)
+	// Submit returns once the node's mempool has accepted the tx (a
+	// *TxError if refused); txs submitted one after another from one
+	// goroutine keep their order. It returns the tx hash for WaitTx.
+	Submit(ctx context.Context, tx []byte) ([]byte, error)
+	// WaitTx waits until the tx with the given hash is in a block.
+	WaitTx(ctx context.Context, hash []byte) (*TxResult, error)
 	// Query runs a read-only query against committed state.
 	Query(ctx context.Context, path string, data []byte) ([]byte, error)
 	// Status reports the node's latest block.
@@ -134,22 +140,31 @@ func Dial(url string) (*RPCClient, error) {
 	return &RPCClient{rpc: c, poll: 50 * time.Millisecond, subs: map[*subscriber]struct{}{}}, nil
 }
 
-// BroadcastTx implements Client: broadcast_tx_sync, then poll the tx index.
+// BroadcastTx implements Client: Submit, then WaitTx.
 func (c *RPCClient) BroadcastTx(ctx context.Context, tx []byte) (*TxResult, error) {
+	hash, err := c.Submit(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return c.WaitTx(ctx, hash)
+}
+
+// Submit implements Client with broadcast_tx_sync.
+func (c *RPCClient) Submit(ctx context.Context, tx []byte) ([]byte, error) {
 	hash := cmttypes.Tx(tx).Hash()
 	res, err := c.rpc.BroadcastTxSync(ctx, tx)
 	switch {
 	case err != nil && strings.Contains(err.Error(), "tx already exists in cache"):
-		// Submitted before; wait for it like any other.
+		// Submitted before; it can be waited for like any other.
 	case err != nil:
 		return nil, fmt.Errorf("broadcast tx: %w", err)
 	case res.Code != abci.CodeTypeOK:
 		return nil, &TxError{Stage: "check", Code: res.Code, Codespace: res.Codespace, Log: res.Log}
 	}
-	return c.WaitTx(ctx, hash)
+	return hash, nil
 }
 
-// WaitTx waits until the tx with the given hash is in a block and returns its result.
+// WaitTx implements Client by polling the node's tx index.
 func (c *RPCClient) WaitTx(ctx context.Context, hash []byte) (*TxResult, error) {
 	t := time.NewTicker(c.poll)
 	defer t.Stop()

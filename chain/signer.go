@@ -63,10 +63,15 @@ func (s *Signer) Account(ctx context.Context) (*contract.AccountInfo, error) {
 }
 
 // Sign returns the encoding of msg signed with the next nonce, which it
-// reserves. Use it to pipeline txs; Send signs and waits.
+// reserves. A caller that submits signed txs itself must submit them in
+// the order Sign returned them; Send does that.
 func (s *Signer) Sign(ctx context.Context, msg contract.Msg) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.signLocked(ctx, msg)
+}
+
+func (s *Signer) signLocked(ctx context.Context, msg contract.Msg) ([]byte, error) {
 	if !s.synced {
 		a, err := s.Account(ctx)
 		if err != nil {
@@ -80,16 +85,25 @@ func (s *Signer) Sign(ctx context.Context, msg contract.Msg) ([]byte, error) {
 	return contract.EncodeTx(tx), nil
 }
 
-// Send signs msg, broadcasts it and waits for its block. A failed tx (a
-// *TxError) makes the next Sign re-read the nonce from the chain.
+// Send signs msg, submits it and waits for its block. Concurrent Sends
+// enter the mempool in nonce order, so several may be in flight. A failed
+// tx (a *TxError) makes the next Sign re-read the nonce from the chain.
 func (s *Signer) Send(ctx context.Context, msg contract.Msg) (*TxResult, error) {
-	raw, err := s.Sign(ctx, msg)
+	s.mu.Lock()
+	raw, err := s.signLocked(ctx, msg)
+	var hash []byte
+	if err == nil {
+		hash, err = s.c.Submit(ctx, raw)
+	}
 	if err != nil {
+		s.synced = false
+		s.mu.Unlock()
 		return nil, err
 	}
-	res, err := s.c.BroadcastTx(ctx, raw)
+	s.mu.Unlock()
+	res, err := s.c.WaitTx(ctx, hash)
 	var te *TxError
-	if err != nil && (errors.As(err, &te) || res == nil) {
+	if errors.As(err, &te) {
 		s.mu.Lock()
 		s.synced = false
 		s.mu.Unlock()

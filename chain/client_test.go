@@ -1,0 +1,107 @@
+package chain_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/splitup/splitup/chain"
+	"github.com/splitup/splitup/contract"
+)
+
+// TestClient runs one validator in process and drives it through the RPC
+// client: signed txs (two in flight from one account), refusals, queries
+// and event subscriptions.
+func TestClient(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	nc := chain.DefaultNodeConfig()
+	nc.LogLevel = "*:error"
+	nw, err := chain.InitNetwork(chain.NetworkOptions{Dir: dir, Validators: 1, ChainID: "client-test", FaucetBalance: 1000 * contract.Token, Node: nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := chain.StartNode(filepath.Join(dir, nw.Validators[0].Home), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop() // a lone validator has no peers, so stopping it in process is safe
+	c, err := chain.Dial(n.RPC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	events, err := c.Subscribe(ctx, contract.EventTransfer, chain.EventBeacon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := faucetSigner(t, dir, c)
+	to := contract.Address{7}
+	var wg sync.WaitGroup
+	results := make([]*chain.TxResult, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.Send(ctx, &contract.Transfer{To: to, Amount: uint64(10 + i)})
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if got := balance(t, c, to); got != 21 {
+		t.Fatalf("balance %d, want 21", got)
+	}
+
+	// Both transfers and at least one beacon arrive on the subscription.
+	want := map[string]bool{results[0].Hash: true, results[1].Hash: true}
+	beacons := 0
+	for len(want) > 0 || beacons == 0 {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				t.Fatal("subscription closed early")
+			}
+			switch e.Type {
+			case chain.EventBeacon:
+				if len(e.Attr("beacon")) != 64 || e.TxHash != "" {
+					t.Fatalf("beacon event %+v", e)
+				}
+				beacons++
+			case contract.EventTransfer:
+				delete(want, e.TxHash)
+			default:
+				t.Fatalf("unfiltered event %q", e.Type)
+			}
+		case <-ctx.Done():
+			t.Fatalf("events missing: %v, %d beacons", want, beacons)
+		}
+	}
+
+	// Refusals come back as *TxError with the stage and code.
+	var te *chain.TxError
+	if _, err := c.BroadcastTx(ctx, []byte("garbage")); !errors.As(err, &te) || te.Stage != "check" || te.Code != contract.CodeDecode {
+		t.Errorf("garbage tx: %v", err)
+	}
+	if _, err := c.BroadcastTx(ctx, append([]byte("SUBN"), make([]byte, 89)...)); !errors.As(err, &te) || te.Codespace != chain.Codespace || te.Code != chain.CodeBeaconTx {
+		t.Errorf("beacon-looking tx: %v", err)
+	}
+	if _, err := c.Query(ctx, "node/"+contract.Address{1}.String(), nil); !chain.IsNotFound(err) {
+		t.Errorf("query unknown node: %v", err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil || st.ChainID != "client-test" || st.Height < results[1].Height {
+		t.Errorf("status %+v, %v", st, err)
+	}
+}
