@@ -83,10 +83,34 @@ func (h *harness) begin(dt int64) []Event {
 func (h *harness) next(dt int64) (end, begin []Event) {
 	end = h.s.EndBlock()
 	begin = h.begin(dt)
-	if got := h.s.Supply(); got != h.supply {
-		h.t.Fatalf("supply changed from %d to %d at height %d", h.supply, got, h.s.Height())
-	}
+	h.checkInvariants()
 	return end, begin
+}
+
+// checkInvariants fails unless the supply is unchanged and fits in uint64,
+// and no single balance, stake or escrow exceeds it (a wrapped subtraction
+// would).
+func (h *harness) checkInvariants() {
+	h.t.Helper()
+	total, fits := h.s.supply()
+	if !fits || total != h.supply {
+		h.t.Fatalf("supply %d (fits %v), genesis %d, at height %d", total, fits, h.supply, h.s.Height())
+	}
+	for _, a := range sortedKeys(h.s.accounts, cmpAddr) {
+		if h.s.accounts[a].Balance > total {
+			h.t.Fatalf("balance of %s wrapped: %d", h.name(a), h.s.accounts[a].Balance)
+		}
+	}
+	for _, a := range sortedKeys(h.s.nodes, cmpAddr) {
+		if h.s.nodes[a].Stake > total {
+			h.t.Fatalf("stake of %s wrapped", h.name(a))
+		}
+	}
+	for _, id := range sortedKeys(h.s.execs, cmpU64) {
+		if e := h.s.execs[id]; e.Escrow > total || (e.State == execSettled && e.Escrow != 0) {
+			h.t.Fatalf("escrow of execution %d is %d in state %s", id, e.Escrow, execStateNames[e.State])
+		}
+	}
 }
 
 // signed builds and signs a tx from name with its next nonce.

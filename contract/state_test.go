@@ -140,3 +140,20 @@ func TestGenesisJSON(t *testing.T) {
 		t.Fatalf("genesis JSON round trip changes the state: %v", err)
 	}
 }
+
+// TestSlashReachesUnbondingStake checks that unstaking does not escape a
+// slash: the slash takes the bonded stake first, then unbonding entries.
+func TestSlashReachesUnbondingStake(t *testing.T) {
+	h := newHarness(t, testParams())
+	h.must("n1", &RegisterNode{VRAMBytes: GiB, Backends: []string{"cpu"}, P2PAddr: "p", Stake: 1100 * Token})
+	h.must("n1", &Unstake{Amount: 1000 * Token})
+	h.must("n1", &Unstake{Amount: 50 * Token})
+	taken := h.s.slash(testAddr("n1"), 1075*Token)
+	n := h.s.nodes[testAddr("n1")]
+	if taken != 1075*Token || n.Stake != 0 || len(n.Unbonding) != 1 || n.Unbonding[0].Amount != 25*Token {
+		t.Fatalf("taken %d, stake %d, unbonding %+v", taken, n.Stake, n.Unbonding)
+	}
+	if got := h.s.slash(testAddr("n1"), 1000*Token); got != 25*Token {
+		t.Fatalf("second slash took %d, want what was left", got)
+	}
+}
