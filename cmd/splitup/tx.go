@@ -117,7 +117,7 @@ func runTx(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	res, err := s.Send(ctx, msg)
 	if res != nil {
-		queryPrintJSON(stdout, res)
+		queryPrintJSON(stdout, txOutput(res))
 	}
 	if err != nil {
 		var te *chain.TxError
@@ -359,4 +359,31 @@ func txReadJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// txOut is the JSON printed for a tx result.
+type txOut struct {
+	Hash      string       `json:"hash"`
+	Height    int64        `json:"height"`
+	Code      uint32       `json:"code"`
+	Codespace string       `json:"codespace,omitempty"`
+	Log       string       `json:"log,omitempty"`
+	Events    []txOutEvent `json:"events"`
+}
+
+type txOutEvent struct {
+	Type  string            `json:"type"`
+	Attrs map[string]string `json:"attrs"`
+}
+
+func txOutput(r *chain.TxResult) txOut {
+	o := txOut{Hash: r.Hash, Height: r.Height, Code: r.Code, Codespace: r.Codespace, Log: r.Log, Events: []txOutEvent{}}
+	for _, e := range r.Events {
+		oe := txOutEvent{Type: e.Type, Attrs: map[string]string{}}
+		for _, a := range e.Attrs {
+			oe.Attrs[a.Key] = a.Value
+		}
+		o.Events = append(o.Events, oe)
+	}
+	return o
 }
