@@ -21,8 +21,11 @@ import (
 // name (string), a u64 frame length and the canonical ir.Frame encoding.
 // Every encoding is canonical: decoding then encoding gives the same bytes.
 const (
-	MessageMagic     = "SPUM"
-	MessageVersion   = 1
+	// MessageMagic opens every pipeline message.
+	MessageMagic = "SPUM"
+	// MessageVersion is the format version this build reads and writes.
+	MessageVersion = 1
+	// MessageHeaderLen is the length of the header before the payload.
 	MessageHeaderLen = len(MessageMagic) + 2 + 8
 )
 
@@ -47,11 +50,16 @@ type MsgType uint8
 
 // The message types. Their values are part of the wire format.
 const (
+	// TypeOpenSession marks an OpenSession message.
 	TypeOpenSession MsgType = 1
-	TypeStep        MsgType = 2
-	TypeStepResult  MsgType = 3
-	TypeError       MsgType = 4
-	TypeClose       MsgType = 5
+	// TypeStep marks a Step message.
+	TypeStep MsgType = 2
+	// TypeStepResult marks a StepResult message.
+	TypeStepResult MsgType = 3
+	// TypeError marks an Error message.
+	TypeError MsgType = 4
+	// TypeClose marks a Close message.
+	TypeClose MsgType = 5
 )
 
 // String returns the name of t.

@@ -258,6 +258,7 @@ type deadlineReader struct {
 	d time.Duration
 }
 
+// Read reads from the stream under a fresh read deadline.
 func (r deadlineReader) Read(p []byte) (int, error) {
 	if r.d > 0 {
 		if err := r.s.SetReadDeadline(time.Now().Add(r.d)); err != nil {
@@ -274,6 +275,7 @@ type deadlineWriter struct {
 	d time.Duration
 }
 
+// Write writes p in chunks, each under a fresh write deadline.
 func (w deadlineWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
