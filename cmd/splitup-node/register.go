@@ -92,6 +92,12 @@ func runRegister(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return usagef("--vram: %v", err)
 	}
+	var amount uint64 // 0: the minimum the chain requires
+	if *stake != "" {
+		if amount, err = parseAmount(*stake); err != nil {
+			return usagef("--stake: %v", err)
+		}
+	}
 	key, err := readNodeKey(*home)
 	if err != nil {
 		return err
@@ -117,11 +123,8 @@ func runRegister(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	amount := minStake(p, v)
-	if *stake != "" {
-		if amount, err = parseAmount(*stake); err != nil {
-			return usagef("--stake: %v", err)
-		}
+	if amount == 0 {
+		amount = minStake(p, v)
 	}
 	msg := &contract.RegisterNode{VRAMBytes: v, Backends: backends, P2PAddr: addr, Stake: amount}
 	if _, err := c.send(ctx, "register node", msg); err != nil {

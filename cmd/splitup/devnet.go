@@ -140,6 +140,7 @@ type devnet struct {
 	synthetic bool
 	dep       *deploy.Deployment
 	chainNode *chain.Node
+	chainLog  *os.File
 	rpc       string
 	client    *chain.RPCClient
 	faucet    ed25519.PrivateKey
@@ -147,6 +148,29 @@ type devnet struct {
 	nodes     []*devnetNode
 }
 
+// runDevnet runs the whole network on this machine until ctx ends:
+//
+//  1. Load --model (or write the built-in synthetic model with runSynth)
+//     and plan it with deploy.Prepare at --target-vram.
+//  2. Create N node homes and keys with 'splitup-node init', and lay the
+//     tasks out so that every task has two nodes and no node has all.
+//  3. Initialise and start a 1-validator chain in process (0.2 s blocks,
+//     1 s heartbeats) whose genesis funds the faucet and the nodes.
+//  4. Publish the shards, serve them from this process's p2p host, and
+//     register the model (deploy.Publish, deploy.Register).
+//  5. Register, stake and specialise each node with 'splitup-node register'
+//     and 'splitup-node specialize', then run 'splitup-node start' for each
+//     as a child process and wait until all have loaded their shards and
+//     are online on chain.
+//  6. Serve the OpenAI-compatible gateway, whose engine opens one chain
+//     execution and one pipeline session per request, and write
+//     devnet.json.
+//  7. On Ctrl-C: stop the gateway, SIGTERM the nodes and wait for them,
+//     close the p2p host, stop the chain.
+//
+// The node processes run the splitup-node executable found next to this
+// one (go build -o DIR ./cmd/splitup ./cmd/splitup-node), else on $PATH,
+// unless --node-bin names it.
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseDevnet(args, stderr)
 	if err != nil {
@@ -287,11 +311,10 @@ func (d *devnet) startChain(ctx context.Context) error {
 	if d.faucet, err = chain.ReadKeyFile(filepath.Join(d.dir, "chain", nw.Faucet)); err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(d.dir, "chain.log"))
-	if err != nil {
+	if d.chainLog, err = os.Create(filepath.Join(d.dir, "chain.log")); err != nil {
 		return err
 	}
-	if d.chainNode, err = chain.StartNode(filepath.Join(d.dir, "chain", nw.Validators[0].Home), logf); err != nil {
+	if d.chainNode, err = chain.StartNode(filepath.Join(d.dir, "chain", nw.Validators[0].Home), d.chainLog); err != nil {
 		return err
 	}
 	d.rpc = d.chainNode.RPC()
@@ -432,6 +455,9 @@ func (d *devnet) stop() {
 		if err := d.chainNode.Stop(); err != nil {
 			fmt.Fprintf(d.stderr, "splitup: stop chain: %v\n", err)
 		}
+	}
+	if d.chainLog != nil {
+		d.chainLog.Close()
 	}
 	fmt.Fprintln(d.stdout, "devnet stopped")
 }

@@ -45,12 +45,20 @@ func findNodeBinary(explicit string) (string, error) {
 	return "", fmt.Errorf("devnet runs its nodes with %s, found neither next to this executable nor on $PATH: build it with 'go build -o DIR ./cmd/splitup ./cmd/splitup-node' (same DIR) or pass --node-bin PATH", nodeBinary)
 }
 
-// layoutTasks gives each of tasks tasks to two distinct nodes of n, each
-// task to the two least loaded nodes so far (ties to the lower index). When
-// n ≥ 3 and tasks·(n−2) ≥ n, no node holds every task, so every task has a
-// replacement whichever node fails.
+// layoutTasks decides which of n nodes specialise in which of tasks tasks.
+// Every node gets at least one task and every task at least two nodes
+// (when n ≥ 2), so that a failed node has a replacement. With n ≥ 2·tasks,
+// node i holds task i mod tasks; otherwise each task goes to the two least
+// loaded nodes so far (ties to the lower index). Either way no node holds
+// every task when tasks ≥ 2 and n ≥ 4 (or n = 3 and tasks ≥ 3).
 func layoutTasks(n, tasks int) [][]uint32 {
 	out := make([][]uint32, n)
+	if n >= 2*tasks {
+		for i := range out {
+			out[i] = []uint32{uint32(i % tasks)}
+		}
+		return out
+	}
 	replicas := min(2, n)
 	for t := 0; t < tasks; t++ {
 		taken := map[int]bool{}
@@ -178,9 +186,18 @@ func (n *devnetNode) start(bin, rpc string, peers []string, threads int, logw *s
 		}
 		io.Copy(io.Discard, r)
 		n.err = n.cmd.Wait()
+		logw.line(n.name, fmt.Sprintf("process exited (%v)", exitText(n.err)))
 		close(n.done)
 	}()
 	return nil
+}
+
+// exitText describes a process exit status.
+func exitText(err error) string {
+	if err == nil {
+		return "status 0"
+	}
+	return err.Error()
 }
 
 // stop sends SIGTERM and waits for the exit, then SIGKILL after grace.
