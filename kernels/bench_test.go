@@ -24,7 +24,20 @@ type weightSet struct {
 	next   int
 }
 
+// lastSet keeps the most recent weight set, so the repeated runs of one
+// benchmark do not rebuild it.
+var lastSet struct {
+	dt         ir.DType
+	rows, cols int
+	mib        int
+	set        *weightSet
+}
+
 func newWeightSet(b *testing.B, dt ir.DType, rows, cols int) *weightSet {
+	if s := lastSet.set; s != nil && lastSet.dt == dt && lastSet.rows == rows && lastSet.cols == cols && lastSet.mib == *benchSetMiB {
+		return s
+	}
+	lastSet.set = nil // let the old set go before building the new one
 	r := rand.New(rand.NewSource(1))
 	w := encodeWeights(b, randVec(r, rows*cols), dt)
 	n := max(1, (*benchSetMiB<<20+len(w)-1)/len(w))
@@ -32,6 +45,7 @@ func newWeightSet(b *testing.B, dt ir.DType, rows, cols int) *weightSet {
 	for i := 1; i < n; i++ {
 		s.copies = append(s.copies, append([]byte(nil), w...))
 	}
+	lastSet.dt, lastSet.rows, lastSet.cols, lastSet.mib, lastSet.set = dt, rows, cols, *benchSetMiB, s
 	return s
 }
 
