@@ -296,15 +296,43 @@ func (h *Host) fetchInto(ctx context.Context, p PeerID, want Hash, offset int64,
 		}
 		return &StreamError{Peer: p, Op: "fetch", Err: markTimeout(err)}
 	}
+	r := deadlineReader{s: ns, d: h.cfg.ReadTimeout}
+	total, err := h.requestBlob(ns, r, want, offset)
+	if err != nil {
+		var se *StreamError
+		if errors.As(err, &se) {
+			return 0, fail(se.Err)
+		}
+		return 0, err
+	}
+	progress(offset, total)
+	dst := io.MultiWriter(part, hw)
+	got, err := copyBlob(ctx, dst, r, offset, total, progress)
+	if err != nil {
+		if errors.Is(err, errWrite) {
+			return got, err
+		}
+		return got, fail(err)
+	}
+	clean = true
+	_ = ns.Close()
+	return got, nil
+}
+
+// requestBlob sends the request for want from offset and reads the
+// response header; it returns the blob's size. Errors of the stream come
+// back as *StreamError, refusals by the peer as ErrNotFound, ErrBusy or
+// errRestart.
+func (h *Host) requestBlob(ns network.Stream, r io.Reader, want Hash, offset int64) (int64, error) {
+	broken := func(err error) error { return &StreamError{Op: "fetch", Err: err} }
 	req := blobRequest{Hash: want, Offset: uint64(offset)}
 	if _, err := (deadlineWriter{s: ns, d: h.cfg.WriteTimeout}).Write(req.encode()); err != nil {
-		return 0, fail(err)
+		return 0, broken(err)
 	}
 	_ = ns.CloseWrite()
-	r := deadlineReader{s: ns, d: h.cfg.ReadTimeout}
 	resp, err := readBlobResponse(r)
 	if err != nil {
-		return 0, fail(err)
+		return 0, broken(err)
 	}
 	switch resp.Status {
 	case blobOK:
@@ -318,34 +346,38 @@ func (h *Host) fetchInto(ctx context.Context, p PeerID, want Hash, offset int64,
 		return 0, fmt.Errorf("peer failed (status %d): %s", resp.Status, resp.Text)
 	}
 	if resp.Size > uint64(1)<<62 || int64(resp.Size) < offset {
-		return 0, fail(fmt.Errorf("%w: blob size %d with offset %d", ErrMalformed, resp.Size, offset))
+		return 0, broken(fmt.Errorf("%w: blob size %d with offset %d", ErrMalformed, resp.Size, offset))
 	}
-	total := int64(resp.Size)
-	progress(offset, total)
+	return int64(resp.Size), nil
+}
+
+// errWrite marks a failure to write the partial file.
+var errWrite = errors.New("write partial file")
+
+// copyBlob copies the blob's bytes from offset to total from r to dst,
+// reporting progress after each read, then checks that r ends there.
+func copyBlob(ctx context.Context, dst io.Writer, r io.Reader, offset, total int64, progress func(done, total int64)) (int64, error) {
 	buf := make([]byte, fetchBuf)
 	var got int64
 	for left := total - offset; left > 0; {
 		k, err := io.ReadFull(r, buf[:min(left, fetchBuf)])
 		if k > 0 {
-			if _, werr := part.Write(buf[:k]); werr != nil {
-				return got, fmt.Errorf("write partial file: %w", werr)
+			if _, werr := dst.Write(buf[:k]); werr != nil {
+				return got, fmt.Errorf("%w: %w", errWrite, werr)
 			}
-			hw.Write(buf[:k])
 			got += int64(k)
 			left -= int64(k)
 			progress(offset+got, total)
 		}
 		if err != nil {
-			return got, fail(err)
+			return got, err
 		}
-		if ctx.Err() != nil {
-			return got, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return got, err
 		}
 	}
 	if k, err := r.Read(buf[:1]); k != 0 || err != io.EOF {
-		return got, fail(fmt.Errorf("%w: bytes after the blob's end", ErrMalformed))
+		return got, fmt.Errorf("%w: bytes after the blob's end", ErrMalformed)
 	}
-	clean = true
-	_ = ns.Close()
 	return got, nil
 }

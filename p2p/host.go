@@ -142,7 +142,8 @@ type Host struct {
 
 // New starts a host listening on cfg.ListenAddrs. The only transport is TCP,
 // the only security protocol Noise and the only muxer yamux; relay, QUIC,
-// NAT port mapping and local discovery are off. Close stops it.
+// NAT port mapping and local discovery are off. ctx supplies values only:
+// the host runs until Close.
 func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

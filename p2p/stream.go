@@ -260,12 +260,18 @@ type deadlineReader struct {
 
 // Read reads from the stream under a fresh read deadline.
 func (r deadlineReader) Read(p []byte) (int, error) {
-	if r.d > 0 {
-		if err := r.s.SetReadDeadline(time.Now().Add(r.d)); err != nil {
-			return 0, err
-		}
+	if err := r.s.SetReadDeadline(deadline(r.d)); err != nil {
+		return 0, err
 	}
 	return r.s.Read(p)
+}
+
+// deadline returns the deadline d from now, or none for d == 0.
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
 }
 
 // deadlineWriter writes in chunks of at most writeChunk bytes, each under
@@ -280,10 +286,8 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		c := p[:min(len(p), writeChunk)]
-		if w.d > 0 {
-			if err := w.s.SetWriteDeadline(time.Now().Add(w.d)); err != nil {
-				return n, err
-			}
+		if err := w.s.SetWriteDeadline(deadline(w.d)); err != nil {
+			return n, err
 		}
 		k, err := w.s.Write(c)
 		n += k
