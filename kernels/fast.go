@@ -62,7 +62,7 @@ func (f *FastKernels) RMSNorm(out, x []float32, n, d int, w []float32, eps float
 
 // RoPE implements [Kernels].
 func (f *FastKernels) RoPE(out, x []float32, n, width int, pos []int32, headSize int, theta float32) {
-	checkRoPE(out, x, n, width, pos, headSize)
+	checkRoPE(out, x, n, width, pos, headSize, theta)
 	f.pool.run(n, int64(n)*int64(width)*2, func(lo, hi int) {
 		ropeRows(out, x, lo, hi, width, pos, headSize, theta)
 	})

@@ -25,8 +25,9 @@ type Kernels interface {
 	// mean square and scales it by w.
 	RMSNorm(out, x []float32, n, d int, w []float32, eps float32)
 	// RoPE rotates adjacent pairs (2i, 2i+1) of every head of every row t
-	// by the angle pos[t]*theta^(-2i/headSize) (the llama2.c convention);
-	// width = heads*headSize. out may be x.
+	// by the angle pos[t]*theta^(-2i/headSize) (the llama2.c convention:
+	// frequency, angle, cos and sin each rounded to float32, see ropeRow);
+	// width = heads*headSize, theta is finite and at least 1. out may be x.
 	RoPE(out, x []float32, n, width int, pos []int32, headSize int, theta float32)
 	// Softmax writes the softmax of each of the n rows of x (width d).
 	Softmax(out, x []float32, n, d int)

@@ -171,8 +171,8 @@ func QuantizeQ4_0(dst []byte, src []float32) error {
 		}
 		binary.LittleEndian.PutUint16(out, F32ToF16(d))
 		for j := 0; j < half; j++ {
-			lo := q4nibble(x[j] * id)
-			hi := q4nibble(x[j+half] * id)
+			lo := q4nibble(float32(x[j] * id))
+			hi := q4nibble(float32(x[j+half] * id))
 			out[2+j] = lo | hi<<4
 		}
 	}

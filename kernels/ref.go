@@ -157,9 +157,12 @@ func ropeRows(out, x []float32, lo, hi, width int, pos []int32, headSize int, th
 	}
 }
 
-func checkRoPE(out, x []float32, n, width int, pos []int32, headSize int) {
+func checkRoPE(out, x []float32, n, width int, pos []int32, headSize int, theta float32) {
 	if headSize <= 0 || headSize%2 != 0 || width%headSize != 0 {
 		panic("kernels: RoPE needs an even headSize dividing width")
+	}
+	if !(theta >= 1) || theta > math.MaxFloat32 {
+		panic("kernels: RoPE needs a finite theta >= 1")
 	}
 	mustLen("RoPE x", len(x), n*width)
 	mustLen("RoPE out", len(out), n*width)
@@ -172,7 +175,7 @@ func checkRoPE(out, x []float32, n, width int, pos []int32, headSize int) {
 }
 
 func (reference) RoPE(out, x []float32, n, width int, pos []int32, headSize int, theta float32) {
-	checkRoPE(out, x, n, width, pos, headSize)
+	checkRoPE(out, x, n, width, pos, headSize, theta)
 	ropeRows(out, x, 0, n, width, pos, headSize, theta)
 }
 
