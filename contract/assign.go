@@ -51,7 +51,7 @@ func (s *st) weightedPick(cands []Address, x uint64) (Address, bool) {
 // sorted by address.
 func (s *st) candidates(ref TaskRef, exclude ...[]Address) []Address {
 	var out []Address
-	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+	for _, a := range s.nodeKeys() {
 		n := s.nodes[a]
 		if !s.eligible(n) || !n.specialised(ref) {
 			continue

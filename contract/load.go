@@ -28,7 +28,7 @@ func (s *st) checkLoaded() error {
 		}
 		m.dag = g
 	}
-	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+	for _, a := range s.nodeKeys() {
 		if !slices.IsSortedFunc(s.nodes[a].Tasks, cmpTaskRef) {
 			return bad("node %s tasks unsorted", a)
 		}
@@ -98,10 +98,10 @@ func (s *st) supply() (uint64, bool) {
 		total, okAdd = add(total, v)
 		fits = fits && okAdd
 	}
-	for _, a := range sortedKeys(s.accounts, cmpAddr) {
+	for _, a := range s.accountKeys() {
 		addTo(s.accounts[a].Balance)
 	}
-	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+	for _, a := range s.nodeKeys() {
 		n := s.nodes[a]
 		addTo(n.Stake)
 		for _, u := range n.Unbonding {

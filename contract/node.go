@@ -68,6 +68,7 @@ func (s *st) registerNode(c *txCtx, m *RegisterNode) TxResult {
 	}
 	c.pay(s)
 	s.debit(c.tx.Signer, m.Stake)
+	s.nodeKeyCache = insertKey(s.nodeKeyCache, c.tx.Signer)
 	s.nodes[c.tx.Signer] = &node{
 		Addr: c.tx.Signer, VRAMBytes: m.VRAMBytes, Backends: slices.Clone(m.Backends),
 		P2PAddr: m.P2PAddr, Stake: m.Stake, LastBeat: s.header.TimeUnixNano,
@@ -156,7 +157,7 @@ func (s *st) heartbeat(c *txCtx, _ *Heartbeat) TxResult {
 // releaseUnbonding returns matured unbonding stake to balances.
 func (s *st) releaseUnbonding() []Event {
 	var evs []Event
-	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+	for _, a := range s.nodeKeys() {
 		n := s.nodes[a]
 		keep := n.Unbonding[:0]
 		var released uint64
@@ -185,7 +186,7 @@ func (s *st) expireNodes() ([]Address, []Event) {
 	limit := satMul(s.params.HeartbeatNanos, int64(s.params.MissedBeats))
 	var off []Address
 	var evs []Event
-	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+	for _, a := range s.nodeKeys() {
 		n := s.nodes[a]
 		if n.Online && s.header.TimeUnixNano-n.LastBeat > limit {
 			n.Online = false

@@ -127,7 +127,7 @@ func (s *st) accountInfo(arg string) (any, error) {
 
 func (s *st) nodeInfos() []NodeInfo {
 	out := []NodeInfo{}
-	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+	for _, a := range s.nodeKeys() {
 		out = append(out, s.toNodeInfo(s.nodes[a]))
 	}
 	return out

@@ -6,7 +6,7 @@ import (
 )
 
 func (s *st) snapshot() []byte {
-	e := &encoder{b: make([]byte, 0, 4096)}
+	e := &encoder{b: make([]byte, 0, 4096+48*len(s.accounts)+256*len(s.nodes)+1024*len(s.execs))}
 	e.b = append(e.b, snapMagic...)
 	e.u8(snapVersion)
 	e.str(s.chainID)
@@ -19,7 +19,7 @@ func (s *st) snapshot() []byte {
 	encodeAddrs(e, s.authorities)
 	e.u64(s.nextExec)
 	e.list(len(s.accounts))
-	for _, a := range sortedKeys(s.accounts, cmpAddr) {
+	for _, a := range s.accountKeys() {
 		e.h(a)
 		e.u64(s.accounts[a].Balance)
 		e.u64(s.accounts[a].Nonce)
@@ -33,7 +33,7 @@ func (s *st) snapshot() []byte {
 		m.Spec.encodeMsg(e)
 	}
 	e.list(len(s.nodes))
-	for _, a := range sortedKeys(s.nodes, cmpAddr) {
+	for _, a := range s.nodeKeys() {
 		encodeNode(e, s.nodes[a])
 	}
 	e.list(len(s.execs))

@@ -3,6 +3,7 @@ package contract
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // PoolAddress is the reserved account that receives tx fees, verification
@@ -12,18 +13,20 @@ var PoolAddress = Address(sha([]byte("splitup/pool")))
 
 // st is the state behind State.
 type st struct {
-	chainID     string
-	height      int64
-	header      Header
-	params      Params
-	authorities []Address
-	accounts    map[Address]*account
-	nodes       map[Address]*node
-	models      map[Hash]*model
-	execs       map[uint64]*execution
-	nextExec    uint64
-	active      []uint64 // ids of executions not yet settled, ascending (derived)
-	sigCache    sigCache
+	chainID      string
+	height       int64
+	header       Header
+	params       Params
+	authorities  []Address
+	accounts     map[Address]*account
+	nodes        map[Address]*node
+	models       map[Hash]*model
+	execs        map[uint64]*execution
+	nextExec     uint64
+	active       []uint64  // ids of executions not yet settled, ascending (derived)
+	acctKeys     []Address // sorted keys of accounts, built on first use (derived)
+	nodeKeyCache []Address // sorted keys of nodes, built on first use (derived)
+	sigCache     sigCache
 }
 
 type account struct {
@@ -86,8 +89,35 @@ func (s *st) acct(a Address) *account {
 	if ac == nil {
 		ac = &account{}
 		s.accounts[a] = ac
+		s.acctKeys = insertKey(s.acctKeys, a)
 	}
 	return ac
+}
+
+// accountKeys returns the account addresses in ascending order. The slice
+// is shared: callers must not modify it nor create accounts while ranging.
+func (s *st) accountKeys() []Address {
+	if s.acctKeys == nil && len(s.accounts) > 0 {
+		s.acctKeys = sortedKeys(s.accounts, cmpAddr)
+	}
+	return s.acctKeys
+}
+
+// nodeKeys returns the node addresses in ascending order, shared like accountKeys.
+func (s *st) nodeKeys() []Address {
+	if s.nodeKeyCache == nil && len(s.nodes) > 0 {
+		s.nodeKeyCache = sortedKeys(s.nodes, cmpAddr)
+	}
+	return s.nodeKeyCache
+}
+
+// insertKey adds a to a sorted key cache; a nil cache stays nil (built lazily).
+func insertKey(keys []Address, a Address) []Address {
+	if keys == nil {
+		return nil
+	}
+	i, _ := slices.BinarySearchFunc(keys, a, cmpAddr)
+	return slices.Insert(keys, i, a)
 }
 
 // balance returns a's balance without creating the account.
