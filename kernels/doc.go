@@ -26,9 +26,9 @@
 //
 // The scalar functions the ops are defined with (exp32 for softmax and
 // SiLU, the RoPE tables) are written here with every product explicitly
-// rounded; none comes from package math except the correctly rounded
-// math.Sqrt and exact bit operations, whose results are the same on every
-// architecture.
+// rounded. From package math they use only operations whose results are
+// exact or correctly rounded on every architecture (Sqrt, Floor, Ldexp,
+// Copysign), never Exp, Log, Pow, Sin or Cos.
 //
 // Work is split only over independent outputs (rows, heads), never inside a
 // reduction, so results do not depend on the thread count or on which other
