@@ -2,8 +2,9 @@ package contract
 
 import "crypto/ed25519"
 
-// This file is the whole surface that the chain adapter, the CLIs, the nodes
-// and the gateway use. Everything else in the package is implementation.
+// This file is the surface that the chain adapter, the CLIs, the nodes and
+// the gateway use; Params are in params.go and the JSON answers of Query in
+// query.go. Everything else in the package is implementation.
 
 // Header is what the chain adapter passes to BeginBlock for each block.
 type Header struct {

@@ -27,6 +27,8 @@ func sampleMsgs() []Msg {
 	}
 }
 
+// TestTxRoundTrip encodes, decodes and re-encodes a tx of every message type
+// and checks that corrupted encodings are refused.
 func TestTxRoundTrip(t *testing.T) {
 	for _, msg := range sampleMsgs() {
 		tx := NewTx("chain", 7, 10, msg)
@@ -47,6 +49,8 @@ func TestTxRoundTrip(t *testing.T) {
 	}
 }
 
+// TestDecodeRejectsHugeCounts checks that a hostile list count fails before
+// any allocation.
 func TestDecodeRejectsHugeCounts(t *testing.T) {
 	tx := NewTx("c", 0, 0, &Specialize{Tasks: []TaskRef{{}}})
 	raw := EncodeTx(tx)
@@ -58,6 +62,7 @@ func TestDecodeRejectsHugeCounts(t *testing.T) {
 	}
 }
 
+// TestAddressText checks the hex text forms of Address and Hash.
 func TestAddressText(t *testing.T) {
 	a := testAddr("n1")
 	b, _ := a.MarshalText()
@@ -73,6 +78,8 @@ func TestAddressText(t *testing.T) {
 	}
 }
 
+// FuzzDecodeTx: garbage never panics, and whatever decodes re-encodes to the
+// same bytes.
 func FuzzDecodeTx(f *testing.F) {
 	for _, msg := range sampleMsgs() {
 		tx := NewTx("chain", 1, 10, msg)

@@ -6,6 +6,7 @@ import (
 	"testing"
 )
 
+// TestValidateModel checks the topological order and every DAG rule.
 func TestValidateModel(t *testing.T) {
 	g, reason := validateModel(diamondModel("d", 1, 1))
 	if reason != "" {

@@ -6,6 +6,8 @@ import (
 	"testing"
 )
 
+// TestPoSPRule checks p·(1−r)·(R+S) > C: the seed's set is refused with the
+// threshold named, the default accepted, and the boundary is exact.
 func TestPoSPRule(t *testing.T) {
 	seed := DefaultParams()
 	seed.SlashBP = 100_000 // the seed's 10×
@@ -38,6 +40,7 @@ func TestPoSPRule(t *testing.T) {
 	}
 }
 
+// TestGenesisValidate checks that bad genesis documents are refused.
 func TestGenesisValidate(t *testing.T) {
 	g := testGenesis(testParams())
 	if err := g.Validate(); err != nil {
@@ -60,6 +63,7 @@ func TestGenesisValidate(t *testing.T) {
 	}
 }
 
+// TestRequiredStake checks base + perGiB × ceil(VRAM in GiB).
 func TestRequiredStake(t *testing.T) {
 	p := DefaultParams()
 	for _, tc := range []struct{ vram, want uint64 }{

@@ -107,6 +107,7 @@ func record(evs []Event) {
 	}
 }
 
+// TestRandomTxSequences runs randomRun over many seeds.
 func TestRandomTxSequences(t *testing.T) {
 	seeds, steps := 12, 500
 	if testing.Short() {

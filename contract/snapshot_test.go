@@ -18,6 +18,7 @@ func busyState(t testing.TB, file string) *State {
 	return r.h.s
 }
 
+// TestSnapshotRoundTrip loads the snapshot at the end of every scenario.
 func TestSnapshotRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
 	for _, file := range files {
@@ -33,6 +34,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// TestLoadStateRejects checks that broken snapshots are refused.
 func TestLoadStateRejects(t *testing.T) {
 	snap := busyState(t, "testdata/slash.txt").Snapshot()
 	for name, b := range map[string][]byte{
@@ -48,6 +50,8 @@ func TestLoadStateRejects(t *testing.T) {
 	}
 }
 
+// FuzzLoadState: garbage never panics, accepted bytes re-encode identically,
+// and an accepted state survives queries and EndBlock.
 func FuzzLoadState(f *testing.F) {
 	for _, file := range []string{"testdata/happy.txt", "testdata/slash.txt", "testdata/lifecycle.txt"} {
 		if _, err := os.Stat(file); err == nil {

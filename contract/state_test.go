@@ -7,6 +7,7 @@ import (
 	"testing"
 )
 
+// TestCheckTxDoesNotMutate checks that CheckTx leaves the snapshot unchanged.
 func TestCheckTxDoesNotMutate(t *testing.T) {
 	h := newHarness(t, testParams())
 	before := h.s.Snapshot()
@@ -19,6 +20,8 @@ func TestCheckTxDoesNotMutate(t *testing.T) {
 	}
 }
 
+// TestRejectionCodesDistinct checks that forged signatures, wrong chain ids
+// and replayed or future nonces get distinct codes.
 func TestRejectionCodesDistinct(t *testing.T) {
 	h := newHarness(t, testParams())
 	h.must("user", &Transfer{To: testAddr("user2"), Amount: 1})
@@ -76,6 +79,7 @@ func TestAssignmentWeightedByStake(t *testing.T) {
 	}
 }
 
+// TestQuery reads every query path after the happy-path scenario.
 func TestQuery(t *testing.T) {
 	s := busyState(t, "testdata/happy.txt")
 	var nodes []NodeInfo
@@ -124,6 +128,7 @@ func mustJSON(t *testing.T, s *State, path string, v any) {
 	}
 }
 
+// TestGenesisJSON checks that a genesis document survives JSON.
 func TestGenesisJSON(t *testing.T) {
 	g := testGenesis(DefaultParams())
 	b, err := json.Marshal(g)
