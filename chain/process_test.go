@@ -271,8 +271,11 @@ func TestKill9KeepsCommittedTx(t *testing.T) {
 	bob := filepath.Join(t.TempDir(), "bob.key")
 	addr := splitup(t, "tx", "keygen", "--out", bob)
 	out := splitup(t, "tx", "transfer", "--key", filepath.Join(dir, chain.FaucetKeyFile), "--to", addr[:64], "--amount", "777", "--rpc", rpc)
-	var res chain.TxResult
-	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Code != 0 {
+	var res struct {
+		Height int64  `json:"height"`
+		Code   uint32 `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Code != 0 || res.Height == 0 {
 		t.Fatalf("tx output %q: %v", out, err)
 	}
 	p.kill()
