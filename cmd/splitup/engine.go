@@ -76,12 +76,47 @@ func (e *chainEngine) NewSession(ctx context.Context) (gateway.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", gateway.ErrUnavailable, err)
 	}
-	res := &pipeline.ChainResolver{Client: e.client, Signer: e.signer, Exec: id, Poll: 50 * time.Millisecond}
+	res := boundedResolver{&pipeline.ChainResolver{Client: e.client, Signer: e.signer, Exec: id, Poll: 50 * time.Millisecond}, assignTimeout}
 	ps, err := pipeline.Open(pipeline.Config{Host: e.host, Model: e.model, SessionID: node.SessionID(id), Tasks: e.tasks, Resolver: res})
 	if err != nil {
 		return nil, err
 	}
 	return &chainSession{e: e, exec: id, ps: ps}, nil
+}
+
+// assignTimeout bounds the wait for the chain to assign (or reassign) a
+// task to a live node.
+const assignTimeout = 30 * time.Second
+
+// boundedResolver is a ChainResolver whose waits for an assignment end
+// after timeout with ErrUnavailable (no live node holds the task).
+type boundedResolver struct {
+	r       *pipeline.ChainResolver
+	timeout time.Duration
+}
+
+// Peer implements pipeline.Resolver.
+func (b boundedResolver) Peer(ctx context.Context, task int) (string, error) {
+	wctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	addr, err := b.r.Peer(wctx, task)
+	return addr, b.unavailable(ctx, wctx, task, err)
+}
+
+// Failed implements pipeline.Resolver.
+func (b boundedResolver) Failed(ctx context.Context, task int, addr string, cause error) error {
+	wctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.unavailable(ctx, wctx, task, b.r.Failed(wctx, task, addr, cause))
+}
+
+// unavailable marks err as ErrUnavailable when the assignment wait timed
+// out while the caller's ctx is still live.
+func (b boundedResolver) unavailable(ctx, wctx context.Context, task int, err error) error {
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return fmt.Errorf("%w: no live node took task %d of execution %d within %v", gateway.ErrUnavailable, task, b.r.Exec, b.timeout)
+	}
+	return err
 }
 
 // chainSession is one execution's pipeline session.
@@ -99,7 +134,7 @@ func (s *chainSession) Forward(ctx context.Context, tokens []int32, pos int) ([]
 	logits, err := s.ps.Forward(ctx, tokens, pos)
 	if err != nil {
 		s.failed = true
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, gateway.ErrUnavailable) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("execution %d: %w: %v", s.exec, gateway.ErrSessionLost, err)
