@@ -33,8 +33,10 @@ func (s *st) commitResult(c *txCtx, m *CommitResult) TxResult {
 	c.pay(s)
 	pay, _ := mulDiv(t.Price, uint64(m.Steps), uint64(e.MaxTokens)) // = PricePerCU × CU × Steps
 	// The verification surcharge funds the pool now, before any draw pays a
-	// validator from it; the escrow covers it (checked at request).
+	// validator from it; it never exceeds what the request reserved, even if
+	// SetParams raised p or Rv since.
 	sur, _ := s.surcharge(pay)
+	sur = min(sur, t.Surcharge)
 	e.Escrow -= sur
 	s.credit(PoolAddress, sur)
 	t.State = taskCommitted

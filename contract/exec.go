@@ -46,6 +46,7 @@ type taskRun struct {
 	AssignAfter int64  // assign at a height greater than this
 	Deadline    int64  // block time (ns)
 	Price       uint64 // reserved payment: PricePerCU × CU × MaxTokens
+	Surcharge   uint64 // reserved verification surcharge of Price (params at request time)
 	Commit      commitment
 	Verify      verification
 }
@@ -68,7 +69,7 @@ func (s *st) requestExecution(c *txCtx, m *RequestExecution) TxResult {
 	if m.MaxTokens == 0 {
 		return fail(CodeInvalidMsg, "request: max_tokens must be > 0")
 	}
-	prices, need, okSum := s.quote(mo, m.MaxTokens)
+	prices, surs, need, okSum := s.quote(mo, m.MaxTokens)
 	if !okSum {
 		return fail(CodeOverflow, "request: price of %d tokens overflows", m.MaxTokens)
 	}
@@ -85,7 +86,7 @@ func (s *st) requestExecution(c *txCtx, m *RequestExecution) TxResult {
 		Escrow: m.MaxFee, State: execRunning, Height: s.height, Tasks: make([]taskRun, len(prices)),
 	}
 	for i := range e.Tasks {
-		e.Tasks[i] = taskRun{State: taskPending, AssignAfter: s.height, Price: prices[i]}
+		e.Tasks[i] = taskRun{State: taskPending, AssignAfter: s.height, Price: prices[i], Surcharge: surs[i]}
 	}
 	s.execs[e.ID] = e
 	s.active = append(s.active, e.ID)
@@ -93,10 +94,11 @@ func (s *st) requestExecution(c *txCtx, m *RequestExecution) TxResult {
 	return ok(ev(EventExecutionRequested, "exec", utoa(e.ID), "model", m.Model.String(), "escrow", utoa(m.MaxFee)))
 }
 
-// quote returns each task's reserved price and the escrow needed: the sum of
-// prices plus the verification surcharge of each.
-func (s *st) quote(mo *model, tokens uint32) ([]uint64, uint64, bool) {
+// quote returns each task's reserved price and surcharge and the escrow
+// needed: the sum of both.
+func (s *st) quote(mo *model, tokens uint32) ([]uint64, []uint64, uint64, bool) {
 	prices := make([]uint64, len(mo.Spec.Tasks))
+	surs := make([]uint64, len(mo.Spec.Tasks))
 	var need uint64
 	for i, t := range mo.Spec.Tasks {
 		p, ok1 := mul(t.ComputeUnits, uint64(tokens))
@@ -105,11 +107,11 @@ func (s *st) quote(mo *model, tokens uint32) ([]uint64, uint64, bool) {
 		need1, ok4 := add(need, p)
 		need2, ok5 := add(need1, sur)
 		if !(ok1 && ok2 && ok3 && ok4 && ok5) {
-			return nil, 0, false
+			return nil, nil, 0, false
 		}
-		prices[i], need = p, need2
+		prices[i], surs[i], need = p, sur, need2
 	}
-	return prices, need, true
+	return prices, surs, need, true
 }
 
 // surcharge is the expected validator reward of a task paid price:

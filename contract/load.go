@@ -61,14 +61,15 @@ func (s *st) checkExec(x *execution) string {
 	for i := range x.Tasks {
 		t := &x.Tasks[i]
 		var due uint64
+		var fits bool
 		switch t.State {
 		case taskPending, taskRunning:
-			sur, _ := s.surcharge(t.Price)
-			due = t.Price + sur
+			if due, fits = add(t.Price, t.Surcharge); !fits {
+				return "task reservation overflows"
+			}
 		case taskCommitted:
 			due = t.Commit.Payment
 		}
-		var fits bool
 		if owed, fits = add(owed, due); !fits {
 			return "escrow obligations overflow"
 		}

@@ -113,6 +113,7 @@ func encodeExec(e *encoder, x *execution) {
 		e.i64(t.AssignAfter)
 		e.i64(t.Deadline)
 		e.u64(t.Price)
+		e.u64(t.Surcharge)
 		c := &t.Commit
 		e.i64(c.Height)
 		e.i64(c.Time)
@@ -134,13 +135,14 @@ func encodeExec(e *encoder, x *execution) {
 func decodeExec(d *decoder) *execution {
 	x := &execution{ID: d.u64(), Requester: d.h(), Model: d.h(), MaxTokens: d.u32(), Escrow: d.u64(),
 		State: d.u8(), Height: d.i64(), Blacklist: decodeAddrs(d)}
-	n := d.list(180) // a task record is at least 183 bytes
+	n := d.list(190) // a task record is at least 191 bytes
 	if n > 0 {
 		x.Tasks = make([]taskRun, n)
 	}
 	for i := 0; i < n && d.err == nil; i++ {
 		t := &x.Tasks[i]
-		t.State, t.Node, t.Attempt, t.AssignAfter, t.Deadline, t.Price = d.u8(), d.h(), d.u32(), d.i64(), d.i64(), d.u64()
+		t.State, t.Node, t.Attempt, t.AssignAfter, t.Deadline = d.u8(), d.h(), d.u32(), d.i64(), d.i64()
+		t.Price, t.Surcharge = d.u64(), d.u64()
 		c := &t.Commit
 		c.Height, c.Time, c.Steps, c.Payment, c.Inputs, c.Outputs = d.i64(), d.i64(), d.u32(), d.u64(), decodeRoots(d), decodeRoots(d)
 		v := &t.Verify

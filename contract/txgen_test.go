@@ -107,7 +107,7 @@ func (g *txGen) delivered(raw []byte) {
 func (g *txGen) msg() (string, Msg) {
 	s := g.h.s
 	node := g.pick(genNodes)
-	switch g.rng.Intn(16) {
+	switch g.rng.Intn(17) {
 	case 0:
 		return g.pick(actorNames), &Transfer{To: testAddr(g.pick(actorNames)), Amount: g.amount()}
 	case 1:
@@ -124,14 +124,19 @@ func (g *txGen) msg() (string, Msg) {
 	case 6, 7:
 		return node, &Heartbeat{}
 	case 8:
-		m := g.h.models[g.pick([]string{"pipe", "dia"})]
-		return g.pick([]string{"user", "user2"}), &RequestExecution{Model: m.ModelID(), MaxFee: g.amount(), MaxTokens: uint32(1 + g.rng.Intn(32))}
+		return g.request()
 	case 9:
 		return g.pick([]string{"user", "user2"}), &CancelExecution{Exec: uint64(1 + g.rng.Intn(int(s.nextExec)))}
 	case 10, 11, 12:
 		return g.commit()
 	case 13, 14:
 		return g.verify()
+	case 15:
+		p := g.h.s.params
+		p.VerifyPPM = uint32(g.rng.Intn(PPM + 1))
+		p.RewardBP = uint32(g.rng.Intn(4 * BP))
+		p.SlashBP = uint32(g.rng.Intn(40 * BP))
+		return g.pick([]string{"auth", "auth", "user"}), &SetParams{Params: p}
 	}
 	exec, task := g.execTask()
 	return g.pick(actorNames), &ReportFailure{Exec: exec, Task: task, Reason: "random"}
@@ -192,8 +197,12 @@ func (g *txGen) commit() (string, Msg) {
 	signer := g.pick(genNodes)
 	variant := g.pick([]string{"honest", "honest", "honest", "lie"})
 	spec := &TaskSpec{Inputs: []TensorSpec{{Name: "x"}}, Outputs: []TensorSpec{{Name: "y"}}}
+	steps := uint32(1 + g.rng.Intn(32))
 	if e := g.h.s.execs[exec]; e != nil && int(task) < len(e.Tasks) {
 		spec = &g.h.s.models[e.Model].Spec.Tasks[task]
+		if g.rng.Intn(2) == 0 {
+			steps = e.MaxTokens
+		}
 		if g.rng.Intn(5) != 0 {
 			signer = g.h.name(e.Tasks[task].Node)
 		}
@@ -201,7 +210,7 @@ func (g *txGen) commit() (string, Msg) {
 	if signer == "-" {
 		signer = "n1"
 	}
-	return signer, &CommitResult{Exec: exec, Task: task, Steps: uint32(1 + g.rng.Intn(32)),
+	return signer, &CommitResult{Exec: exec, Task: task, Steps: steps,
 		Inputs: roots(spec.Inputs, exec, "honest"), Outputs: roots(spec.Outputs, exec, variant)}
 }
 
@@ -217,4 +226,16 @@ func (g *txGen) verify() (string, Msg) {
 		}
 	}
 	return signer, &SubmitVerification{Exec: exec, Task: task, Outputs: roots(spec.Outputs, exec, g.pick([]string{"honest", "lie"})), Match: g.rng.Intn(4) == 0}
+}
+
+// request asks for an execution, often with exactly the required escrow so
+// that no slack hides an accounting error.
+func (g *txGen) request() (string, Msg) {
+	m := g.h.models[g.pick([]string{"pipe", "dia"})]
+	tokens := uint32(1 + g.rng.Intn(32))
+	fee := g.amount()
+	if mo := g.h.s.models[m.ModelID()]; mo != nil && g.rng.Intn(2) == 0 {
+		_, _, fee, _ = g.h.s.quote(mo, tokens)
+	}
+	return g.pick([]string{"user", "user2"}), &RequestExecution{Model: m.ModelID(), MaxFee: fee, MaxTokens: tokens}
 }
