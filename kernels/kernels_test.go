@@ -388,3 +388,46 @@ func TestShapePanics(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMatMul feeds arbitrary weight bytes (any f16 scales, including Inf
+// and NaN, any quants) and activations to Fast and Reference.
+func FuzzMatMul(f *testing.F) {
+	f.Add(uint8(0), uint8(3), uint8(1), uint8(2), make([]byte, 64))
+	f.Add(uint8(3), uint8(5), uint8(2), uint8(3), []byte{0x00, 0x7c, 0x80, 0x7f, 0xff, 0x01})
+	fk := Fast(2)
+	f.Cleanup(func() { fk.Close() })
+	slow := Fast(2)
+	slow.simd = false
+	f.Cleanup(func() { slow.Close() })
+	f.Fuzz(func(t *testing.T, dsel, rows8, cols8, n8 uint8, data []byte) {
+		dt := allWeightTypes[int(dsel)%len(allWeightTypes)]
+		rows, n := 1+int(rows8)%9, 1+int(n8)%4
+		cols := 1 + int(cols8)%40
+		if dt.Quantized() {
+			cols = 32 * (1 + int(cols8)%3)
+		}
+		if len(data) == 0 {
+			data = []byte{0}
+		}
+		wlen := rows * cols / dt.BlockSize() * dt.BlockBytes()
+		w := make([]byte, wlen)
+		for i := range w {
+			w[i] = data[i%len(data)] ^ byte(i*7)
+		}
+		x := make([]float32, n*cols)
+		for i := range x {
+			b := data[(i+wlen)%len(data)]
+			x[i] = float32(int8(b)) / 16
+			if b == 0xff {
+				x[i] = float32(math.Inf(1))
+			}
+		}
+		want := make([]float32, n*rows)
+		Reference().MatMul(want, x, n, w, dt, rows, cols)
+		for _, k := range []*FastKernels{fk, slow} {
+			got := make([]float32, n*rows)
+			k.MatMul(got, x, n, w, dt, rows, cols)
+			requireSame(t, fmt.Sprintf("%v rows=%d cols=%d n=%d simd=%v", dt, rows, cols, n, k.simd), want, got)
+		}
+	})
+}
