@@ -144,9 +144,9 @@ func (s *State) Height() int64 { return s.height }
 func (s *State) CheckTx(raw []byte) TxResult { return s.checkTx(raw) }
 
 // BeginBlock starts block h and releases matured unbonding stake.
-// h.Height must be Height()+1, h.ChainID the genesis chain id and
-// h.TimeUnixNano not earlier than the previous block's; anything else is a
-// caller bug and panics.
+// h.Height must be Height()+1 and h.ChainID the genesis chain id; anything
+// else is a caller bug and panics. A time before the previous block's (or the
+// genesis time) is taken as that time.
 func (s *State) BeginBlock(h Header) []Event { return s.beginBlock(h) }
 
 // DeliverTx validates raw fully against the current state, then applies it.

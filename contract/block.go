@@ -153,11 +153,13 @@ func (s *st) setParams(c *txCtx, m *SetParams) TxResult {
 }
 
 // beginBlock records the header and releases matured unbonding stake. A
-// header that does not follow the last one is a caller bug and panics.
+// header of another chain or height is a caller bug and panics; a block time
+// before the previous one is raised to it, so contract time never runs back.
 func (s *st) beginBlock(h Header) []Event {
-	if h.ChainID != s.chainID || h.Height != s.height+1 || h.TimeUnixNano < s.header.TimeUnixNano {
+	if h.ChainID != s.chainID || h.Height != s.height+1 {
 		panic("contract: BeginBlock header does not follow the previous block")
 	}
+	h.TimeUnixNano = max(h.TimeUnixNano, s.header.TimeUnixNano)
 	s.height = h.Height
 	s.header = h
 	return s.releaseUnbonding()
