@@ -23,6 +23,7 @@ var (
 	benchTxs      = flag.Int("bench.txs", 30000, "signed transfers committed by BenchmarkCommit4Validators")
 	benchLogLevel = flag.String("bench.loglevel", "*:error", "CometBFT log level of the validators")
 	benchRate     = flag.Int("bench.rate", 8000, "offered load in txs/s (spread over the validators' mempools)")
+	benchMempool  = flag.Int("bench.mempool", 0, "mempool size per validator (0: DefaultNodeConfig's)")
 )
 
 // BenchmarkCommit4Validators measures signed transfers per second committed
@@ -55,6 +56,9 @@ func benchCommit(b *testing.B, nvals, ntx, rate int) {
 	dir := filepath.Join(benchDir(b), "net")
 	nc := chain.DefaultNodeConfig()
 	nc.LogLevel = *benchLogLevel
+	if *benchMempool > 0 {
+		nc.MempoolSize = *benchMempool
+	}
 	nw, err := chain.InitNetwork(chain.NetworkOptions{
 		Dir: dir, Validators: nvals, ChainID: "bench", FaucetBalance: contract.Token, Accounts: accounts, Node: nc,
 	})

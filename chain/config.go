@@ -40,7 +40,10 @@ type NodeConfig struct {
 	// GossipSleepMillis is the consensus gossip sleep (milliseconds); CometBFT's
 	// default of 100 dominates block latency with several validators.
 	GossipSleepMillis int `json:"gossip_sleep_ms"`
-	// MempoolSize is the maximum number of txs held in the mempool.
+	// MempoolSize is the maximum number of txs held in the mempool. A full
+	// mempool drops gossiped txs, which can leave a gap in a sender's nonces
+	// on another validator (the later txs then fail with a future-nonce
+	// code), so it is sized for bursts rather than kept small.
 	MempoolSize int `json:"mempool_size"`
 	// LogLevel is CometBFT's filter, e.g. "state:info,*:error" or "info".
 	LogLevel string `json:"log_level"`
