@@ -88,6 +88,17 @@ func benchCommit(b *testing.B, nvals, ntx, rate int) {
 		}
 	}
 	total := perSender * senders
+	// Each tx's intended send time, as an offset from the start: latency is
+	// measured from it (open loop), so a lagging injector cannot hide delay.
+	sendAt := make(map[string]time.Duration, total)
+	perNode := float64(rate) / float64(nvals)
+	for _, batch := range batches {
+		for i, tx := range batch {
+			sendAt[string(cmttypes.Tx(tx).Hash())] = time.Duration(float64(i) / perNode * float64(time.Second))
+		}
+	}
+	var start time.Time
+	var latencies []time.Duration
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -106,6 +117,11 @@ func benchCommit(b *testing.B, nvals, ntx, rate int) {
 		case m := <-sub.Out():
 			nb := m.Data().(cmttypes.EventDataNewBlock)
 			x := blk{at: time.Now()}
+			for _, tx := range nb.Block.Txs {
+				if off, ok := sendAt[string(tx.Hash())]; ok {
+					latencies = append(latencies, x.at.Sub(start.Add(off)))
+				}
+			}
 			for _, r := range nb.ResultFinalizeBlock.TxResults[1:] {
 				if r.Code == 0 {
 					x.ok++
@@ -135,7 +151,7 @@ func benchCommit(b *testing.B, nvals, ntx, rate int) {
 	}
 
 	b.ResetTimer()
-	start := time.Now()
+	start = time.Now()
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Add(1)
@@ -169,9 +185,11 @@ func benchCommit(b *testing.B, nvals, ntx, rate int) {
 	b.ReportMetric(ms(median(idle)), "idle-block-ms")
 	b.ReportMetric(ms(median(loaded)), "loaded-block-ms")
 	b.ReportMetric(float64(committed)/float64(len(loaded)), "txs/block")
-	b.Logf("%d validators: %d txs committed (%d failed) in %v = %.0f txs/s; median block time idle %.0f ms, under load %.0f ms over %d blocks",
+	b.ReportMetric(ms(median(latencies)), "tx-latency-p50-ms")
+	b.ReportMetric(ms(percentile(latencies, 99)), "tx-latency-p99-ms")
+	b.Logf("%d validators: %d txs committed (%d failed) in %v = %.0f txs/s; median block time idle %.0f ms, under load %.0f ms over %d blocks; tx latency p50 %.0f ms, p99 %.0f ms",
 		nvals, committed, failed, elapsed.Round(time.Millisecond), float64(committed)/elapsed.Seconds(),
-		ms(median(idle)), ms(median(loaded)), len(loaded))
+		ms(median(idle)), ms(median(loaded)), len(loaded), ms(median(latencies)), ms(percentile(latencies, 99)))
 }
 
 // inject feeds txs to n's mempool at about rate txs/s.
@@ -187,13 +205,16 @@ func inject(n *chain.Node, txs [][]byte, rate float64, start time.Time) {
 	}
 }
 
-func median(ds []time.Duration) time.Duration {
+func median(ds []time.Duration) time.Duration { return percentile(ds, 50) }
+
+// percentile returns the p-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	return s[len(s)/2]
+	return s[(len(s)-1)*p/100]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
