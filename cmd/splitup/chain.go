@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/splitup/splitup/chain"
@@ -117,7 +116,7 @@ func runChainStart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "validator %s running; rpc %s\n", strings.TrimSuffix(filepath.Base(*home), "/"), n.RPC())
+	fmt.Fprintf(stdout, "validator %s running; rpc %s\n", filepath.Base(*home), n.RPC())
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping")
 	if err := n.Stop(); err != nil {
