@@ -318,3 +318,35 @@ func TestQueryCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestPrepareProposalLimits(t *testing.T) {
+	n := newTestNet(t, 1)
+	a := n.app(0, t.TempDir())
+	n.initChain(a)
+	e, _, _ := ProveBeacon(n.keys[0], GenesisBeacon(testChainID), 1)
+	txs := [][]byte{e.Encode(), n.transfer(1), n.transfer(2), n.transfer(3)}
+	// Room for the beacon entry and two transfers (each adds a few bytes of framing).
+	limit := int64(BeaconEntrySize + 2*len(txs[1]) + 3*4)
+	r, err := a.PrepareProposal(context.Background(), &abci.RequestPrepareProposal{Txs: txs, MaxTxBytes: limit, Height: 1, ProposerAddress: n.addr(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Txs) != 3 || string(r.Txs[1]) != string(txs[1]) || string(r.Txs[2]) != string(txs[2]) {
+		t.Fatalf("got %d txs; want the beacon entry and the first two transfers (the submitted entry dropped)", len(r.Txs))
+	}
+	if err := a.checkProposal(r.Txs, 1, n.addr(0)); err != nil {
+		t.Fatalf("own proposal fails the check: %v", err)
+	}
+}
+
+func TestInitChainRejectsOtherChainID(t *testing.T) {
+	n := newTestNet(t, 1)
+	a, err := NewApp(AppConfig{ChainID: "other", StatePath: filepath.Join(t.TempDir(), "app.state"), PrivKey: n.keys[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "other", Validators: n.vals, AppStateBytes: n.genesis, InitialHeight: 1})
+	if err == nil {
+		t.Fatal("InitChain accepted a genesis for another chain")
+	}
+}
