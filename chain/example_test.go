@@ -16,9 +16,11 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
+	nc := chain.DefaultNodeConfig()
+	nc.LogLevel = "*:error"
 	nw, err := chain.InitNetwork(chain.NetworkOptions{
 		Dir: dir, Validators: 1, ChainID: "example", FaucetBalance: 1000 * contract.Token,
-		Node: chain.DefaultNodeConfig(),
+		Node: nc, // BasePort 0: free loopback ports
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -45,4 +47,5 @@ func Example() {
 	}
 	ev := <-events
 	fmt.Println(res.Height > 0, ev.Type, ev.Attr("amount"))
+	// Output: true Transfer 5
 }
