@@ -194,13 +194,12 @@ type quantKind struct {
 
 var quantKinds = []quantKind{{"q8", 34}, {"q4", 18}}
 
-// qconsts sets Y15 = int16 ones, Y13 = 0x0f bytes, Y12 = 8 bytes and
-// Y8..Y10 = dword indices 1..3 for VPERMPS.
+// qconsts sets Y15 = int16 ones, Y13 = byte ones and Y8..Y10 = dword
+// indices 1..3 for VPERMPS.
 func qconsts() []string {
 	return []string{
 		"VPCMPEQW Y15, Y15, Y15", "VPSRLW $15, Y15, Y15",
-		"MOVL $0x0f0f0f0f, AX", "VMOVD AX, X13", "VPBROADCASTD X13, Y13",
-		"MOVL $0x08080808, AX", "VMOVD AX, X12", "VPBROADCASTD X12, Y12",
+		"MOVL $0x01010101, AX", "VMOVD AX, X13", "VPBROADCASTD X13, Y13",
 		"MOVL $1, AX", "VMOVD AX, X8", "VPBROADCASTD X8, Y8",
 		"MOVL $2, AX", "VMOVD AX, X9", "VPBROADCASTD X9, Y9",
 		"MOVL $3, AX", "VMOVD AX, X10", "VPBROADCASTD X10, Y10",
@@ -216,17 +215,47 @@ func scales4(x string) []string {
 	return append(s, f("VCVTPH2PS %s, %s", x, x))
 }
 
-// loadQuants puts the 32 signed weight quants of the block at (w)(AX*1)
-// into Y<y> (using Y<y+1> as scratch for Q4_0); mask and eights are the
-// operands holding 0x0f and 8 in every byte.
-func loadQuants(k quantKind, w string, y int, mask, eights string) []string {
+// loadQuants puts the 32 weight quants of the block at (w)(AX*1) into Y<y>:
+// signed int8 for Q8_0; for Q4_0 the unsigned nibbles 0..15 (the -8 is
+// applied to the lane sums, see q4Offset), with Y<tmp> as scratch.
+func loadQuants(k quantKind, w string, y, tmp int) []string {
 	if k.name == "q8" {
 		return []string{f("VMOVDQU 2(%s)(AX*1), Y%d", w, y)}
 	}
 	return []string{
-		f("VMOVDQU 2(%s)(AX*1), X%d", w, y), f("VPSRLW $4, X%d, X%d", y, y+1),
-		f("VINSERTI128 $1, X%d, Y%d, Y%d", y+1, y, y), f("VPAND %s, Y%d, Y%d", mask, y, y),
-		f("VPSUBB %s, Y%d, Y%d", eights, y, y),
+		f("VMOVDQU 2(%s)(AX*1), X%d", w, y), f("VPSRLW $4, X%d, X%d", y, tmp),
+		f("VINSERTI128 $1, X%d, Y%d, Y%d", tmp, y, y), f("VPAND nibmask<>(SB), Y%d, Y%d", y, y),
+	}
+}
+
+// q4Offset sets Y<dst> to 8 times the sums of 4 consecutive quants of the
+// activation block in Y<qx> (Y<ones8> holds byte ones, Y15 int16 ones), so
+// that sum((nib-8)*qx) = sum(nib*qx) - dst lane by lane, exactly.
+func q4Offset(qx, ones8, dst int) []string {
+	return []string{
+		f("VPMADDUBSW Y%d, Y%d, Y%d", qx, ones8, dst), f("VPMADDWD Y15, Y%d, Y%d", dst, dst),
+		f("VPSLLD $3, Y%d, Y%d", dst, dst),
+	}
+}
+
+// qlanes turns the quants of one row (Y<w>) and one activation block
+// (Y<qx>) into the 8 exact int32 lane sums in Y<dst>, as float32. For Q4_0
+// Y<off> holds the q4Offset of the block.
+func qlanes(k quantKind, w, qx, dst, off int) []string {
+	if k.name == "q8" {
+		return []string{
+			f("VPSIGNB Y%d, Y%d, Y%d", w, qx, dst), // qx with the sign of qw
+			f("VPABSB Y%d, Y%d", w, w),             // |qw| (128 for -128)
+			f("VPMADDUBSW Y%d, Y%d, Y%d", dst, w, dst),
+			f("VPMADDWD Y15, Y%d, Y%d", dst, dst), // sums of 4 consecutive products
+			f("VCVTDQ2PS Y%d, Y%d", dst, dst),
+		}
+	}
+	return []string{
+		f("VPMADDUBSW Y%d, Y%d, Y%d", qx, w, dst), // nib*qx, adjacent pairs
+		f("VPMADDWD Y15, Y%d, Y%d", dst, dst),
+		f("VPSUBD Y%d, Y%d, Y%d", off, dst, dst),
+		f("VCVTDQ2PS Y%d, Y%d", dst, dst),
 	}
 }
 
@@ -235,23 +264,19 @@ func loadQuants(k quantKind, w string, y int, mask, eights string) []string {
 // the exact sum of 4 products and acc += float32(s_r*float32(lane)).
 func qblock(k quantKind) []string {
 	s := []string{"VMOVDQU (SI), Y4", "VBROADCASTSS (DX), X14"}
+	if k.name == "q4" {
+		s = append(s, q4Offset(4, 13, 12)...)
+	}
 	s = append(s, scales4("X11")...)
 	s = append(s, "VMULPS X14, X11, X11")
 	for r, w := range wr {
-		s = append(s, loadQuants(k, w, 5, "Y13", "Y12")...)
+		s = append(s, loadQuants(k, w, 5, 6)...)
+		s = append(s, qlanes(k, 5, 4, 6, 12)...)
 		bcast := "VBROADCASTSS X11, Y7"
 		if r > 0 {
 			bcast = f("VPERMPS Y11, Y%d, Y7", 7+r)
 		}
-		s = append(s,
-			"VPSIGNB Y5, Y4, Y6",    // qx with the sign of qw
-			"VPABSB Y5, Y5",         // |qw|
-			"VPMADDUBSW Y6, Y5, Y6", // adjacent pairs of products
-			"VPMADDWD Y15, Y6, Y6",  // sums of 4 consecutive products
-			"VCVTDQ2PS Y6, Y6",
-			bcast,
-			"VMULPS Y7, Y6, Y6",
-			f("VADDPS Y6, Y%d, Y%d", r, r))
+		s = append(s, bcast, "VMULPS Y7, Y6, Y6", f("VADDPS Y6, Y%d, Y%d", r, r))
 	}
 	return append(s, f("ADDQ $%d, AX", k.step), "ADDQ $32, SI", "ADDQ $4, DX", "DECQ CX", "JNZ loop")
 }
@@ -318,13 +343,24 @@ func (g *gen) quantKernels2(k quantKind) {
 	g.ins(scales4("X12")...)
 	g.ins("VBROADCASTSS (DX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 0(SP)",
 		"VBROADCASTSS (BX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 16(SP)")
+	if k.name == "q4" {
+		g.ins("VMOVDQU ones8<>(SB), Y13")
+		g.ins(q4Offset(8, 13, 11)...)
+		g.ins(q4Offset(9, 13, 12)...)
+	}
 	for r, w := range wr {
-		g.ins(loadQuants(k, w, 10, "nibmask<>(SB)", "eights<>(SB)")...)
-		g.ins("VPABSB Y10, Y11")
-		for t, q := range []string{"Y8", "Y9"} {
-			g.ins(f("VPSIGNB Y10, %s, Y13", q), "VPMADDUBSW Y13, Y11, Y13", "VPMADDWD Y15, Y13, Y13",
-				"VCVTDQ2PS Y13, Y13", f("VBROADCASTSS %d(SP), Y14", 16*t+4*r),
-				"VMULPS Y14, Y13, Y13", f("VADDPS Y13, Y%d, Y%d", r+4*t, r+4*t))
+		g.ins(loadQuants(k, w, 10, 13)...)
+		if k.name == "q8" {
+			g.ins("VPABSB Y10, Y11") // |qw|, shared by both tokens
+		}
+		for t := 0; t < 2; t++ {
+			if k.name == "q8" {
+				g.ins(f("VPSIGNB Y10, Y%d, Y13", 8+t), "VPMADDUBSW Y13, Y11, Y13", "VPMADDWD Y15, Y13, Y13",
+					"VCVTDQ2PS Y13, Y13")
+			} else {
+				g.ins(qlanes(k, 10, 8+t, 13, 11+t)...)
+			}
+			g.ins(f("VBROADCASTSS %d(SP), Y14", 16*t+4*r), "VMULPS Y14, Y13, Y13", f("VADDPS Y13, Y%d, Y%d", r+4*t, r+4*t))
 		}
 	}
 	g.ins(f("ADDQ $%d, AX", k.step), "ADDQ $32, SI", "ADDQ $32, DI", "ADDQ $4, DX", "ADDQ $4, BX", "DECQ CX", "JNZ loop")
