@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -298,5 +300,60 @@ func TestKill9KeepsCommittedTx(t *testing.T) {
 	if !bytes.Contains([]byte(st), []byte(`"height"`)) {
 		t.Fatalf("query status: %s", st)
 	}
+	p.stop()
+}
+
+// TestKill9UnderLoad kills a single validator with SIGKILL while transfers
+// stream in; after a restart every transfer confirmed before the kill is
+// there (and no more than were sent).
+func TestKill9UnderLoad(t *testing.T) {
+	needBinary(t)
+	dir, nw := initNetwork(t, 1)
+	home, rpc := filepath.Join(dir, nw.Validators[0].Home), nw.Validators[0].RPC
+	p := startValidator(t, home, rpc)
+	p.waitHeight(1, 60*time.Second)
+	s := faucetSigner(t, dir, p.rpc)
+	to := contract.Address{0xbe, 0xef}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var confirmed, sent atomic.Int64
+	var maxHeight atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				sent.Add(1)
+				res, err := s.Send(ctx, &contract.Transfer{To: to, Amount: 1})
+				if err != nil {
+					return // the validator is gone
+				}
+				confirmed.Add(1)
+				for h := maxHeight.Load(); res.Height > h && !maxHeight.CompareAndSwap(h, res.Height); h = maxHeight.Load() {
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for confirmed.Load() < 20 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.kill()
+	cancel()
+	wg.Wait()
+	got := confirmed.Load()
+	if got < 20 {
+		t.Fatalf("only %d transfers confirmed before the kill", got)
+	}
+
+	p = startValidator(t, home, rpc)
+	p.waitHeight(maxHeight.Load(), 60*time.Second)
+	bal := balance(t, p.rpc, to)
+	if int64(bal) < got || int64(bal) > sent.Load() {
+		t.Fatalf("after kill -9: balance %d; %d transfers were confirmed, %d sent", bal, got, sent.Load())
+	}
+	t.Logf("%d transfers confirmed before SIGKILL, %d sent; balance after restart %d", got, sent.Load(), bal)
 	p.stop()
 }
