@@ -159,6 +159,7 @@ func (n *devnetNode) start(bin, rpc string, peers []string, threads int, logw *s
 		args = append(args, "--peer", p)
 	}
 	n.cmd = exec.Command(bin, args...)
+	n.cmd.SysProcAttr = nodeProcAttr()
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
