@@ -75,7 +75,7 @@ func announceAddr(listen string, key ed25519.PrivateKey) (string, error) {
 func runRegister(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("register", "register --home DIR [--rpc URL] --vram SIZE --listen MULTIADDR [--announce MULTIADDR] [--stake AMOUNT] [--backend cpu]", stderr)
 	home := fs.String("home", "", "node directory made by 'splitup-node init' (required)")
-	rpc := fs.String("rpc", rpcDefault(), "validator RPC address (default from $SPLITUP_RPC)")
+	rpc := fs.String("rpc", rpcDefault(), "validator RPC address; $SPLITUP_RPC overrides the default")
 	vram := fs.String("vram", "", "memory the node offers for tasks, e.g. 24GiB (required)")
 	listen := fs.String("listen", "", "p2p listen multiaddr with a fixed port, e.g. /ip4/192.0.2.7/tcp/4001 (required)")
 	announce := fs.String("announce", "", "address other nodes dial, when it differs from --listen (e.g. behind NAT)")
@@ -137,7 +137,7 @@ func runRegister(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func runStake(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("stake", "stake --home DIR [--rpc URL] --amount AMOUNT", stderr)
 	home := fs.String("home", "", "node directory made by 'splitup-node init' (required)")
-	rpc := fs.String("rpc", rpcDefault(), "validator RPC address (default from $SPLITUP_RPC)")
+	rpc := fs.String("rpc", rpcDefault(), "validator RPC address; $SPLITUP_RPC overrides the default")
 	amountFlag := fs.String("amount", "", "stake to add: base units or e.g. 100tokens (required)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -186,7 +186,7 @@ func parseTasks(s string) ([]uint32, error) {
 func runSpecialize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("specialize", "specialize --home DIR [--rpc URL] --model ID --tasks 0,1,2", stderr)
 	home := fs.String("home", "", "node directory made by 'splitup-node init' (required)")
-	rpc := fs.String("rpc", rpcDefault(), "validator RPC address (default from $SPLITUP_RPC)")
+	rpc := fs.String("rpc", rpcDefault(), "validator RPC address; $SPLITUP_RPC overrides the default")
 	model := fs.String("model", "", "model id (hex), as 'splitup query models' lists it (required)")
 	tasksFlag := fs.String("tasks", "", "comma-separated task indices of the model; empty clears the set")
 	if err := parseFlags(fs, args); err != nil {

@@ -18,7 +18,7 @@ import (
 func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("start", "start --home DIR [--rpc URL] --listen MULTIADDR [--peer ADDR]... [--threads N]", stderr)
 	home := fs.String("home", "", "node directory made by 'splitup-node init' (required)")
-	rpc := fs.String("rpc", rpcDefault(), "validator RPC address (default from $SPLITUP_RPC)")
+	rpc := fs.String("rpc", rpcDefault(), "validator RPC address; $SPLITUP_RPC overrides the default")
 	listen := fs.String("listen", "", "p2p listen multiaddr, the one registered (e.g. /ip4/192.0.2.7/tcp/4001) (required)")
 	threads := fs.Int("threads", runtime.NumCPU(), "compute threads per task run")
 	var peers multiFlag
