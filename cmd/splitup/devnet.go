@@ -155,7 +155,7 @@ type devnet struct {
 //  2. Create N node homes and keys with 'splitup-node init', and lay the
 //     tasks out so that every task has two nodes and no node has all.
 //  3. Initialise and start a 1-validator chain in process (0.2 s blocks,
-//     1 s heartbeats) whose genesis funds the faucet and the nodes.
+//     1 s heartbeats) and fund the node accounts from its faucet.
 //  4. Publish the shards, serve them from this process's p2p host, and
 //     register the model (deploy.Publish, deploy.Register).
 //  5. Register, stake and specialise each node with 'splitup-node register'
@@ -233,6 +233,9 @@ func (d *devnet) setUp(ctx context.Context, bin string) error {
 	if err := d.startChain(ctx); err != nil {
 		return err
 	}
+	if err := d.fundNodes(ctx); err != nil {
+		return err
+	}
 	if err := d.deploy(ctx); err != nil {
 		return err
 	}
@@ -290,20 +293,15 @@ func (d *devnet) makeNodes(ctx context.Context, bin string, layout [][]uint32) e
 	return eachNode(d.nodes, func(n *devnetNode) error { return n.init(ctx, bin) })
 }
 
-// startChain initialises and starts the 1-validator chain, funding the
-// node accounts in its genesis.
+// startChain initialises and starts the 1-validator chain.
 func (d *devnet) startChain(ctx context.Context) error {
 	params := contract.DefaultParams()
 	params.HeartbeatNanos = int64(time.Second)
 	nc := chain.DefaultNodeConfig()
 	nc.LogLevel = "*:error"
-	var accounts []contract.Account
-	for _, n := range d.nodes {
-		accounts = append(accounts, contract.Account{Address: n.address, Balance: 10_000 * contract.Token})
-	}
 	nw, err := chain.InitNetwork(chain.NetworkOptions{
 		Dir: filepath.Join(d.dir, "chain"), Validators: 1, ChainID: "splitup-devnet",
-		FaucetBalance: 1_000_000_000 * contract.Token, Accounts: accounts, Params: &params, Node: nc,
+		FaucetBalance: 1_000_000_000 * contract.Token, Params: &params, Node: nc,
 	})
 	if err != nil {
 		return fmt.Errorf("chain init: %w", err)
@@ -333,6 +331,24 @@ func (d *devnet) startChain(ctx context.Context) error {
 	}
 	fmt.Fprintf(d.stdout, "chain %s running, rpc %s (log %s)\n", nw.ChainID, d.rpc, filepath.Join(d.dir, "chain.log"))
 	return nil
+}
+
+// nodeFunds is what the faucet sends each node: its stake and fees.
+const nodeFunds = 10_000 * contract.Token
+
+// fundNodes sends each node account nodeFunds from the faucet; the
+// transfers are in flight together.
+func (d *devnet) fundNodes(ctx context.Context) error {
+	s, err := chain.NewSigner(ctx, d.client, d.faucet)
+	if err != nil {
+		return err
+	}
+	return eachNode(d.nodes, func(n *devnetNode) error {
+		if _, err := s.Send(ctx, &contract.Transfer{To: n.address, Amount: nodeFunds}); err != nil {
+			return fmt.Errorf("fund %s from the faucet: %w", n.name, err)
+		}
+		return nil
+	})
 }
 
 // deploy publishes the shards, serves them over p2p and registers the model.
