@@ -224,8 +224,11 @@ func (d *devnet) setUp(ctx context.Context, bin string) error {
 		return err
 	}
 	layout := layoutTasks(d.f.nodes, len(d.dep.Tasks))
-	if holdsAll(layout, len(d.dep.Tasks)) {
-		fmt.Fprintf(d.stderr, "splitup: note: with %d node(s) and %d task(s) some node holds every task; a failed node may have no replacement (use more nodes or a smaller --target-vram)\n", d.f.nodes, len(d.dep.Tasks))
+	switch {
+	case d.f.nodes == 1:
+		fmt.Fprintln(d.stderr, "splitup: note: with one node no task has a replacement; use --nodes 4 to see failover")
+	case holdsAll(layout, len(d.dep.Tasks)):
+		fmt.Fprintf(d.stderr, "splitup: note: with %d nodes and %d task(s) some node holds every task, so one node may run a whole session (use more nodes or a smaller --target-vram)\n", d.f.nodes, len(d.dep.Tasks))
 	}
 	if err := d.makeNodes(ctx, bin, layout); err != nil {
 		return err
