@@ -42,8 +42,12 @@ func newWeightSet(b *testing.B, dt ir.DType, rows, cols int) *weightSet {
 	w := encodeWeights(b, randVec(r, rows*cols), dt)
 	n := max(1, (*benchSetMiB<<20+len(w)-1)/len(w))
 	s := &weightSet{copies: [][]byte{w}}
+	s.copies[0] = benchAlloc(len(w))
+	copy(s.copies[0], w)
 	for i := 1; i < n; i++ {
-		s.copies = append(s.copies, append([]byte(nil), w...))
+		c := benchAlloc(len(w))
+		copy(c, w)
+		s.copies = append(s.copies, c)
 	}
 	lastSet.dt, lastSet.rows, lastSet.cols, lastSet.mib, lastSet.set = dt, rows, cols, *benchSetMiB, s
 	return s
