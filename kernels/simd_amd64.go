@@ -42,6 +42,18 @@ func f16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
 //go:noescape
 func bf16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
 
+// The RowsNQ kernels are the Rows kernels prefetching the next quad of rows
+// instead of each row stream ahead; they suit short rows.
+
+//go:noescape
+func f32RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func f16RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func bf16RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
+
 //go:noescape
 func f32Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)
 

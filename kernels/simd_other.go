@@ -20,6 +20,15 @@ func f16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
 func bf16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
 	panic("no SIMD")
 }
+func f32RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
+	panic("no SIMD")
+}
+func f16RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
+	panic("no SIMD")
+}
+func bf16RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
+	panic("no SIMD")
+}
 func f32Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32) {
 	panic("no SIMD")
 }

@@ -134,27 +134,46 @@ func (g *gen) floatKernels(k floatKind) {
 	g.ins("VZEROUPPER", "RET")
 	g.raw("")
 
-	g.raw(f("// func %sRows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)", k.name))
-	g.raw(f("TEXT ·%sRows(SB), NOSPLIT, $0-48", k.name))
-	g.ins("MOVQ w+0(FP), R8", "MOVQ stride+8(FP), R9", "MOVQ x+16(FP), SI", "MOVQ nq+32(FP), R10",
-		"MOVQ out+40(FP), DI", "TESTQ R10, R10", "JZ end")
-	g.label("quad")
-	g.ins(rowPtrs()...)
-	g.ins("MOVQ n8+24(FP), CX")
-	g.ins(zero(4)...)
-	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
-	g.label("loop")
-	g.ins(body...)
-	g.ins(prefetches()...)
-	g.ins(next...)
-	g.label("sum")
-	for r := 0; r < 4; r++ {
-		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
+	// The Rows kernel in two prefetch flavours: per row stream (Rows) and
+	// next quad (RowsNQ, better for short rows, whose starts the per-row
+	// scheme leaves cold).
+	for _, nq := range []bool{false, true} {
+		name := k.name + "Rows"
+		if nq {
+			name += "NQ"
+		}
+		g.raw(f("// func %s(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)", name))
+		g.raw(f("TEXT ·%s(SB), NOSPLIT, $0-48", name))
+		g.ins("MOVQ w+0(FP), R8", "MOVQ stride+8(FP), R9", "MOVQ x+16(FP), SI", "MOVQ nq+32(FP), R10",
+			"MOVQ out+40(FP), DI", "TESTQ R10, R10", "JZ end")
+		g.label("quad")
+		g.ins(rowPtrs()...)
+		if nq {
+			g.ins(nextQuadStart()...)
+		}
+		g.ins("MOVQ n8+24(FP), CX")
+		g.ins(zero(4)...)
+		g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+		g.label("loop")
+		g.ins(body...)
+		if nq {
+			g.ins(nextQuad(k.step)...)
+		} else {
+			g.ins(prefetches()...)
+		}
+		g.ins(next...)
+		g.label("sum")
+		for r := 0; r < 4; r++ {
+			g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
+		}
+		if nq {
+			g.ins(restoreStride()...)
+		}
+		g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
+		g.label("end")
+		g.ins("VZEROUPPER", "RET")
+		g.raw("")
 	}
-	g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
-	g.label("end")
-	g.ins("VZEROUPPER", "RET")
-	g.raw("")
 
 	// 4 rows × 2 tokens: x in Y8, Y9; accumulators Y0..Y3 and Y4..Y7.
 	g.raw(f("// func %sRows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)", k.name))
