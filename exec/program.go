@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/splitup/splitup/ir"
@@ -81,8 +82,8 @@ func (p *Program) Graph() *ir.Graph { return p.g }
 
 // Close stops the kernels' worker threads.
 func (p *Program) Close() error {
-	if c, ok := p.k.(interface{ Close() }); ok {
-		c.Close()
+	if c, ok := p.k.(io.Closer); ok {
+		return c.Close()
 	}
 	return nil
 }
