@@ -180,6 +180,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			d.cfg.Host.SetPipelineHandler(nil)
 			d.worker.Close()
+			st := d.Stats()
+			d.cfg.Log.Info("node stats", "sessions", st.Sessions, "rows", st.Rows, "steps_compute_us", st.StepsCompute.Microseconds(),
+				"verifications", st.Verifications, "verify_rows", st.VerifyRows, "verify_compute_us", st.VerifyCompute.Microseconds(), "mismatches", st.Mismatches)
 			return nil
 		case <-tick.C:
 			if err := d.heartbeat(ctx); err != nil && ctx.Err() == nil {
@@ -324,7 +327,7 @@ func (d *Daemon) commit(e SessionEnd) {
 	msg := &contract.CommitResult{Exec: id, Task: e.Key.Task, Steps: uint32(len(e.Record.Rows(e.Inputs[0].Name)))}
 	msg.Inputs = ordered(spec.Inputs, e.Inputs)
 	msg.Outputs = ordered(spec.Outputs, e.Outputs)
-	if _, err := d.signer.Send(ctx, msg); err != nil {
+	if err := d.send(ctx, msg); err != nil {
 		d.cfg.Log.Warn("commit result failed", "exec", id, "task", e.Key.Task, "err", err)
 		return
 	}
@@ -405,4 +408,26 @@ func (d *Daemon) watchVerifications(ctx context.Context) {
 			}
 		}()
 	}
+}
+
+// send sends a tx that must not be lost (a commitment, a verdict): a tx
+// refused for a nonce clash (another tx of this account got there first) is
+// re-signed with a fresh nonce and sent again.
+func (d *Daemon) send(ctx context.Context, msg contract.Msg) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if _, err = d.signer.Send(ctx, msg); err == nil {
+			return nil
+		}
+		var te *chain.TxError
+		if !errors.As(err, &te) || (te.Code != contract.CodeReplayedNonce && te.Code != contract.CodeFutureNonce) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(try+1) * 100 * time.Millisecond):
+		}
+	}
+	return err
 }

@@ -248,7 +248,7 @@ func (d *Daemon) verify(ctx context.Context, execID uint64, task uint32, asserte
 	}
 	d.noteVerification(v)
 	msg := &contract.SubmitVerification{Exec: execID, Task: task, Match: v.Match, Outputs: ordered(spec.Outputs, v.Outputs)}
-	_, err = d.signer.Send(ctx, msg)
+	err = d.send(ctx, msg)
 	d.cfg.Log.Info("verified", "exec", execID, "task", task, "match", v.Match, "reason", v.Reason, "rows", v.Rows, "compute", v.Compute)
 	return err
 }
