@@ -21,6 +21,7 @@ import (
 	"github.com/splitup/splitup/deploy"
 	"github.com/splitup/splitup/gateway"
 	"github.com/splitup/splitup/models"
+	"github.com/splitup/splitup/node"
 	"github.com/splitup/splitup/p2p"
 	"github.com/splitup/splitup/partition"
 )
@@ -44,6 +45,8 @@ type devnetFlags struct {
 	port             int
 	threads          int
 	nodeBin          string
+	faultNode        int    // node index given --fault, or -1
+	fault            string // its fault spec (tests of Proof of Sampling only)
 }
 
 func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
@@ -59,6 +62,8 @@ func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
 	fs.IntVar(&f.port, "port", 8080, "gateway HTTP port on 127.0.0.1 (0 picks a free one)")
 	fs.IntVar(&f.threads, "threads", 1, "compute threads per node process")
 	fs.StringVar(&f.nodeBin, "node-bin", "", "splitup-node executable (default: next to this executable, else on $PATH)")
+	var fault string
+	fs.StringVar(&fault, "fault", "", "TEST ONLY: make one node misbehave, I:SPEC, e.g. 4:wrong-output=1.0 or 2:withhold (see splitup-node start --fault)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: splitup devnet [--nodes N] [--model PATH [--tokenizer PATH]] [--target-vram SIZE] [--state-dir DIR] [--port P] [--threads N]")
 		fmt.Fprintln(stderr, "runs a local network until Ctrl-C: a 1-validator chain, the model deployed, N 'splitup-node start' processes and an OpenAI-compatible gateway")
@@ -85,6 +90,18 @@ func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
 	}
 	if f.targetVRAM, err = parseByteSize(vram); err != nil {
 		return nil, usagef("--target-vram: %v", err)
+	}
+	f.faultNode = -1
+	if fault != "" {
+		i, spec, ok := strings.Cut(fault, ":")
+		n, err := strconv.Atoi(i)
+		if !ok || err != nil || n < 0 || n >= f.nodes {
+			return nil, usagef("--fault %q: want I:SPEC with a node index I below --nodes, e.g. 4:wrong-output=1.0", fault)
+		}
+		if _, err := node.ParseFault(spec, 0); err != nil {
+			return nil, usagef("--fault: %v", err)
+		}
+		f.faultNode, f.fault = n, spec
 	}
 	return f, nil
 }
@@ -300,6 +317,7 @@ func (d *devnet) makeNodes(ctx context.Context, bin string, layout [][]uint32) e
 func (d *devnet) startChain(ctx context.Context) error {
 	params := contract.DefaultParams()
 	params.HeartbeatNanos = int64(time.Second)
+	params.ChallengeNanos = int64(10 * time.Second) // a devnet settles quickly
 	nc := chain.DefaultNodeConfig()
 	nc.LogLevel = "*:error"
 	nw, err := chain.InitNetwork(chain.NetworkOptions{
@@ -380,12 +398,16 @@ func (d *devnet) startNodes(ctx context.Context, bin string) error {
 	if err := eachNode(d.nodes, func(n *devnetNode) error { return n.register(ctx, bin, d.rpc, d.dep.ID) }); err != nil {
 		return err
 	}
-	for _, n := range d.nodes {
+	for i, n := range d.nodes {
 		var info contract.NodeInfo
 		if err := queryInto(ctx, d.client, "node/"+n.address.String(), &info); err != nil {
 			return err
 		}
 		n.p2p = info.P2PAddr
+		if i == d.f.faultNode {
+			n.fault = d.f.fault
+			fmt.Fprintf(d.stdout, "%s misbehaves on purpose (TEST ONLY): --fault %s\n", n.name, n.fault)
+		}
 		if err := n.start(bin, d.rpc, d.host.Addrs(), d.f.threads, d.logw); err != nil {
 			return err
 		}

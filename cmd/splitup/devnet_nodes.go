@@ -105,6 +105,7 @@ type devnetNode struct {
 	vram    uint64
 	address contract.Address
 	p2p     string // registered address, with /p2p/ID
+	fault   string // --fault spec passed to the node (tests only)
 
 	cmd   *exec.Cmd
 	ready chan struct{} // closed when the daemon logs that it is ready
@@ -157,6 +158,9 @@ func (n *devnetNode) start(bin, rpc string, peers []string, threads int, logw *s
 	args := []string{"start", "--home", n.home, "--rpc", rpc, "--listen", n.listen, "--threads", strconv.Itoa(threads)}
 	for _, p := range peers {
 		args = append(args, "--peer", p)
+	}
+	if n.fault != "" {
+		args = append(args, "--fault", n.fault)
 	}
 	n.cmd = exec.Command(bin, args...)
 	n.cmd.SysProcAttr = nodeProcAttr()
