@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/models/gguf"
@@ -25,6 +26,7 @@ func loadGGUF(path string) (*Model, error) {
 	m := &Model{Format: fmt.Sprintf("gguf v%d", f.Version), Config: c, Weights: map[string]*ir.Frame{}}
 	m.Name, _ = f.GetString("general.name")
 	m.Synthetic, _ = f.GetBool("splitup.synthetic")
+	mapped := mapLarge(path)
 	for _, t := range f.Tensors {
 		dt, err := t.DType()
 		if err != nil {
@@ -34,8 +36,10 @@ func loadGGUF(path string) (*Model, error) {
 		for i, d := range t.Dims { // GGUF lists dims fastest first
 			shape[len(shape)-1-i] = int(d)
 		}
-		data, err := f.TensorData(t.Name)
-		if err != nil {
+		var data []byte
+		if end := f.DataOffset + t.Offset + t.Size; mapped != nil && end <= uint64(len(mapped)) {
+			data = mapped[f.DataOffset+t.Offset : end : end]
+		} else if data, err = f.TensorData(t.Name); err != nil {
 			return nil, err
 		}
 		m.Weights[t.Name] = &ir.Frame{DType: dt, Shape: shape, Data: data}
@@ -88,4 +92,26 @@ func ggufConfig(f *gguf.File) (llama.Config, error) {
 		c.Theta = v
 	}
 	return c, nil
+}
+
+// mapThreshold is the file size above which weights are mapped, not copied.
+const mapThreshold = 64 << 20
+
+// mapLarge maps a large model file read-only, or returns nil (then tensors
+// are read into memory). The mapping lives as long as the process.
+func mapLarge(path string) []byte {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil || st.Size() < mapThreshold {
+		return nil
+	}
+	b, err := mapFile(fh, st.Size())
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
@@ -22,8 +23,15 @@ import (
 )
 
 func main() {
+	if path := os.Getenv("ENGINE_CPUPROFILE"); path != "" { // optional: a CPU profile of the whole run
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "engine:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
