@@ -155,6 +155,46 @@ func TestMatMulLarge(t *testing.T) {
 	}
 }
 
+// TestMatMulsMatchesMatMul: one MatMuls call over several weight matrices
+// gives each output the bits of its own reference MatMul.
+func TestMatMulsMatchesMatMul(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	ks := append(fastVariants(t), variant{"reference", Reference()})
+	const cols = 256
+	partSets := [][]ir.DType{
+		{ir.F32, ir.F32, ir.F32},
+		{ir.Q8_0, ir.Q8_0},
+		{ir.F16, ir.Q4_0, ir.BF16, ir.Q8_0, ir.F32, ir.F32},
+	}
+	rowsOf := []int{300, 0, 37, 5, 130, 64}
+	for _, dts := range partSets {
+		for _, n := range []int{1, 3} {
+			x := randVec(r, n*cols)
+			var parts []MatMulPart
+			var wants [][]float32
+			for i, dt := range dts {
+				rows := rowsOf[i]
+				w := encodeWeights(t, randVec(r, rows*cols), dt)
+				want := make([]float32, n*rows)
+				Reference().MatMul(want, x, n, w, dt, rows, cols)
+				wants = append(wants, want)
+				parts = append(parts, MatMulPart{W: w, DType: dt, Rows: rows})
+			}
+			for _, v := range ks {
+				for i := range parts {
+					parts[i].Out = make([]float32, n*parts[i].Rows)
+				}
+				v.k.(interface {
+					MatMuls(x []float32, n, cols int, parts []MatMulPart)
+				}).MatMuls(x, n, cols, parts)
+				for i := range parts {
+					requireSame(t, fmt.Sprintf("%s %v n=%d part %d", v.name, dts, n, i), wants[i], parts[i].Out)
+				}
+			}
+		}
+	}
+}
+
 func TestMatMulBatchInvariance(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	rows, cols, n := 37, 96, 17

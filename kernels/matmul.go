@@ -9,35 +9,102 @@ import (
 	"github.com/splitup/splitup/ir"
 )
 
-// MatMul implements [Kernels]. Output rows are split into contiguous
-// chunks, one per thread; each output is one canonical dot product.
+// MatMul implements [Kernels]. Output rows are split into grains of about
+// equal bytes, each thread taking a contiguous range of them; each output is
+// one canonical dot product.
 func (f *FastKernels) MatMul(out, x []float32, n int, w []byte, dt ir.DType, rows, cols int) {
 	checkMatMul(out, x, n, w, dt, rows, cols)
-	if n == 0 || rows == 0 {
+	parts := [1]MatMulPart{{Out: out, W: w, DType: dt, Rows: rows}}
+	f.matMuls(x, n, cols, parts[:])
+}
+
+// MatMulPart is one weight matrix of a MatMuls call and its output: Rows
+// rows of the call's cols elements of type DType, and Out with n*Rows
+// elements.
+type MatMulPart struct {
+	Out   []float32
+	W     []byte
+	DType ir.DType
+	Rows  int
+}
+
+// MatMuls computes MatMul(p.Out, x, n, p.W, p.DType, p.Rows, cols) for every
+// part p as one parallel loop, quantising x once for all quantised parts.
+// The bits of every output are those of the separate MatMul calls.
+func (f *FastKernels) MatMuls(x []float32, n, cols int, parts []MatMulPart) {
+	for _, p := range parts {
+		checkMatMul(p.Out, x, n, p.W, p.DType, p.Rows, cols)
+	}
+	f.matMuls(x, n, cols, parts)
+}
+
+// MatMuls computes MatMul(p.Out, x, n, p.W, p.DType, p.Rows, cols) for every
+// part p.
+func (r reference) MatMuls(x []float32, n, cols int, parts []MatMulPart) {
+	for _, p := range parts {
+		r.MatMul(p.Out, x, n, p.W, p.DType, p.Rows, cols)
+	}
+}
+
+// maxParts is the most parts matMuls handles without allocating.
+const maxParts = 4
+
+func (f *FastKernels) matMuls(x []float32, n, cols int, parts []MatMulPart) {
+	if n == 0 {
 		return
 	}
 	if cols == 0 {
-		clear(out)
+		for _, p := range parts {
+			clear(p.Out)
+		}
 		return
 	}
-	m := &matmul{
-		simd: f.simd, out: out, x: x, n: n, w: w, dt: dt, rows: rows, cols: cols,
-		rowBytes: cols / dt.BlockSize() * dt.BlockBytes(),
+	var mbuf [maxParts]matmul
+	var gbuf [maxParts + 1]int
+	ms, first := mbuf[:0], gbuf[:1]
+	if len(parts) > maxParts {
+		ms, first = make([]matmul, 0, len(parts)), make([]int, 1, len(parts)+1)
 	}
-	if dt.Quantized() {
+	quant := false
+	var work int64
+	for _, p := range parts {
+		if p.Rows == 0 {
+			continue
+		}
+		m := matmul{
+			simd: f.simd, out: p.Out, x: x, n: n, w: p.W, dt: p.DType, rows: p.Rows, cols: cols,
+			rowBytes: cols / p.DType.BlockSize() * p.DType.BlockBytes(),
+		}
+		m.grain = max(4, (48<<10)/m.rowBytes&^3)
+		ms = append(ms, m)
+		first = append(first, first[len(first)-1]+(p.Rows+m.grain-1)/m.grain)
+		quant = quant || p.DType.Quantized()
+		work += int64(n) * int64(p.Rows) * int64(cols)
+	}
+	if len(ms) == 0 {
+		return
+	}
+	if quant {
 		buf := getQ8Buf(n * cols)
 		defer q8Bufs.Put(buf)
-		m.qx, m.dx = buf.qx, buf.dx
 		nb := cols / ir.QBlock
 		f.pool.run(n, int64(n)*int64(cols)*4, func(lo, hi int) {
 			for t := lo; t < hi; t++ {
-				quantizeRowQ8(f.simd, m.qx[t*cols:(t+1)*cols], m.dx[t*nb:(t+1)*nb], x[t*cols:(t+1)*cols])
+				quantizeRowQ8(f.simd, buf.qx[t*cols:(t+1)*cols], buf.dx[t*nb:(t+1)*nb], x[t*cols:(t+1)*cols])
 			}
 		})
+		for i := range ms {
+			ms[i].qx, ms[i].dx = buf.qx, buf.dx
+		}
 	}
-	quads := (rows + 3) / 4
-	f.pool.run(quads, int64(n)*int64(rows)*int64(cols), func(lo, hi int) {
-		m.run(lo*4, min(hi*4, rows))
+	f.pool.runGrains(first[len(first)-1], work, func(g int) {
+		i := 0
+		for g >= first[i+1] {
+			i++
+		}
+		m := &ms[i]
+		r0 := (g - first[i]) * m.grain
+		m.run(r0, min(r0+m.grain, m.rows))
 	})
 }
 
@@ -82,6 +149,7 @@ type matmul struct {
 	dt         ir.DType
 	rows, cols int
 	rowBytes   int
+	grain      int       // rows per grain of the parallel loop (a multiple of 4)
 	qx         []int8    // x quantised, for Q8_0/Q4_0 weights
 	dx         []float32 // the block scales of qx
 }
@@ -92,7 +160,7 @@ type matmul struct {
 // tokens at a time, so each weight load serves both; rows left over, and
 // rows whose length is not a multiple of 8, go through quad.
 func (m *matmul) run(r0, r1 int) {
-	chunk := max(4, (48<<10)/m.rowBytes&^3)
+	chunk := m.grain
 	var acc [4][8]float32
 	whole := m.simd && (m.dt.Quantized() || m.cols%8 == 0)
 	for rc := r0; rc < r1; rc += chunk {

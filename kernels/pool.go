@@ -12,6 +12,7 @@ import (
 type pool struct {
 	threads int
 	workers []*worker
+	ranges  []grainRange // per thread, for runGrains
 
 	mu     sync.Mutex // held for the whole of a loop and by close; guards closed
 	closed bool
@@ -39,7 +40,7 @@ type poolTask struct {
 const spinLimit = 1 << 15
 
 func newPool(threads int) *pool {
-	p := &pool{threads: threads, done: make(chan struct{}, 1)}
+	p := &pool{threads: threads, done: make(chan struct{}, 1), ranges: make([]grainRange, threads)}
 	for i := 1; i < threads; i++ {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
@@ -106,11 +107,112 @@ func (p *pool) run(units int, work int64, fn func(lo, hi int)) {
 		fn(0, units)
 		return
 	}
+	p.fork(chunks, func(c, _ int) { fn(c*units/chunks, (c+1)*units/chunks) })
+}
+
+// runGrains calls fn(g) once for every grain g in [0, grains), and returns
+// when all are done. Each thread owns a contiguous range of grains, which it
+// takes in increasing order; a thread that has finished its range takes the
+// last grains of the range with the most left, so a thread that starts late
+// or runs slow does not hold the others up. It runs inline under the same
+// conditions as run.
+func (p *pool) runGrains(grains int, work int64, fn func(g int)) {
+	chunks := min(p.threads, grains)
+	if chunks <= 1 || work < parallelMin {
+		for g := 0; g < grains; g++ {
+			fn(g)
+		}
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		for g := 0; g < grains; g++ {
+			fn(g)
+		}
+		return
+	}
+	for c := 0; c < chunks; c++ {
+		p.ranges[c].set(c*grains/chunks, (c+1)*grains/chunks)
+	}
+	ranges := p.ranges[:chunks]
+	p.fork(chunks, func(c, _ int) {
+		own := &ranges[c]
+		for {
+			g, ok := own.front()
+			if !ok {
+				break
+			}
+			fn(g)
+		}
+		for {
+			var victim *grainRange
+			most := 0
+			for i := range ranges {
+				if left := ranges[i].left(); left > most {
+					victim, most = &ranges[i], left
+				}
+			}
+			if victim == nil {
+				return
+			}
+			if g, ok := victim.back(); ok {
+				fn(g)
+			}
+		}
+	})
+}
+
+// grainRange is the part of a runGrains loop a thread has not started yet:
+// grains [lo, hi) packed as lo<<32 | hi, on a cache line of its own.
+type grainRange struct {
+	v atomic.Uint64
+	_ [56]byte
+}
+
+func (r *grainRange) set(lo, hi int) { r.v.Store(uint64(lo)<<32 | uint64(hi)) }
+
+func (r *grainRange) left() int {
+	v := r.v.Load()
+	return max(int(uint32(v))-int(v>>32), 0)
+}
+
+// front takes the first grain of the range.
+func (r *grainRange) front() (int, bool) {
+	for {
+		v := r.v.Load()
+		lo, hi := v>>32, v&0xffffffff
+		if lo >= hi {
+			return 0, false
+		}
+		if r.v.CompareAndSwap(v, v+1<<32) {
+			return int(lo), true
+		}
+	}
+}
+
+// back takes the last grain of the range.
+func (r *grainRange) back() (int, bool) {
+	for {
+		v := r.v.Load()
+		lo, hi := v>>32, v&0xffffffff
+		if lo >= hi {
+			return 0, false
+		}
+		if r.v.CompareAndSwap(v, v-1) {
+			return int(hi - 1), true
+		}
+	}
+}
+
+// fork runs fn(c, c+1) for c in [0, chunks), chunk 0 on the calling
+// goroutine and the others on workers, and waits for all. p.mu is held.
+func (p *pool) fork(chunks int, fn func(lo, hi int)) {
 	p.pending.Store(int32(chunks - 1))
 	for c := 1; c < chunks; c++ {
-		p.workers[c-1].post(poolTask{fn, c * units / chunks, (c + 1) * units / chunks})
+		p.workers[c-1].post(poolTask{fn, c, c + 1})
 	}
-	fn(0, units/chunks)
+	fn(0, 1)
 	for spins := 0; p.pending.Load() != 0; spins++ {
 		if spins >= spinLimit {
 			p.sleeping.Store(true)
