@@ -43,6 +43,8 @@ type Program struct {
 	order   []int       // value tensors in execution order
 	lastUse []int       // per tensor: position in order of its last reader (-1: none)
 	isOut   []bool      // per tensor: read by the caller
+	group   [][]int     // per tensor: the MatMuls computed with it in one call, itself first
+	early   []bool      // per tensor: computed by an earlier MatMul's group
 	wdata   [][]byte    // per weight tensor: raw data
 	wf32    [][]float32 // per f32 weight tensor: decoded values
 	k       kernels.Kernels
@@ -134,5 +136,39 @@ func (p *Program) plan(order []int) {
 	}
 	for _, o := range p.g.Outputs {
 		p.isOut[o.Tensor] = true
+	}
+	p.groupMatMuls()
+}
+
+// groupMatMuls finds the MatMuls that read the same activation (a layer's
+// q, k and v; gate and up): the first of them in order computes them all in
+// one call of kernels that offer MatMuls, which is one parallel loop instead
+// of several. Each output keeps the bits of its own MatMul.
+func (p *Program) groupMatMuls() {
+	n := len(p.g.Tensors)
+	p.group = make([][]int, n)
+	p.early = make([]bool, n)
+	byInput := map[int][]int{}
+	var inputs []int
+	for _, i := range p.order {
+		t := &p.g.Tensors[i]
+		if t.Op != ir.OpMatMul {
+			continue
+		}
+		x := t.Args[0]
+		if byInput[x] == nil {
+			inputs = append(inputs, x)
+		}
+		byInput[x] = append(byInput[x], i)
+	}
+	for _, x := range inputs {
+		ms := byInput[x]
+		if len(ms) < 2 {
+			continue
+		}
+		p.group[ms[0]] = ms
+		for _, j := range ms[1:] {
+			p.early[j] = true
+		}
 	}
 }

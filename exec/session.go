@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/splitup/splitup/ir"
+	"github.com/splitup/splitup/kernels"
 )
 
 // Session holds the state tensors of one conversation and reusable buffers.
@@ -13,6 +14,7 @@ type Session struct {
 	state [][]float32 // per state tensor, allocated on first use
 	vals  []Tensor    // per tensor, during a Run
 	free  [][]float32 // recycled f32 buffers
+	parts []kernels.MatMulPart
 }
 
 // NewSession returns a session with zeroed state.
@@ -47,9 +49,15 @@ func (s *Session) Run(inputs map[string]Tensor) (map[string]Tensor, error) {
 	defer clear(s.vals)
 	for step, i := range s.p.order {
 		t := &g.Tensors[i]
-		s.vals[i] = s.alloc(t, n)
-		if err := s.apply(t, s.vals[i], n); err != nil {
-			return nil, fmt.Errorf("exec: tensor %d %q (%v): %w", i, t.Name, t.Op, err)
+		switch {
+		case s.p.early[i]: // computed with the first MatMul of its group
+		case s.p.group[i] != nil:
+			s.matMuls(s.p.group[i], n)
+		default:
+			s.vals[i] = s.alloc(t, n)
+			if err := s.apply(t, s.vals[i], n); err != nil {
+				return nil, fmt.Errorf("exec: tensor %d %q (%v): %w", i, t.Name, t.Op, err)
+			}
 		}
 		for _, a := range t.Args {
 			if s.p.lastUse[a] == step && !s.p.isOut[a] && g.Tensors[a].Kind == ir.KindValue && s.vals[a].DType == ir.F32 {
@@ -97,6 +105,37 @@ func (s *Session) bindInputs(inputs map[string]Tensor) (int, error) {
 		return 0, fmt.Errorf("exec: %w: %d rows, want 1..%d", ErrInput, n, s.p.maxRows)
 	}
 	return n, nil
+}
+
+// multiMatMul is implemented by kernels that compute several MatMuls of one
+// activation in one call.
+type multiMatMul interface {
+	MatMuls(x []float32, n, cols int, parts []kernels.MatMulPart)
+}
+
+// matMuls computes the MatMul tensors ms, which all read the same
+// activation, allocating their outputs.
+func (s *Session) matMuls(ms []int, n int) {
+	g := s.p.g
+	mk, ok := s.p.k.(multiMatMul)
+	if cap(s.parts) < len(ms) {
+		s.parts = make([]kernels.MatMulPart, len(ms))
+	}
+	parts := s.parts[:len(ms)]
+	for j, i := range ms {
+		t := &g.Tensors[i]
+		s.vals[i] = s.alloc(t, n)
+		w := &g.Tensors[t.Args[1]]
+		parts[j] = kernels.MatMulPart{Out: s.vals[i].F32, W: s.p.wdata[t.Args[1]], DType: w.DType, Rows: w.Shape[0]}
+		if !ok {
+			s.p.k.MatMul(parts[j].Out, s.vals[t.Args[0]].F32, n, parts[j].W, w.DType, w.Shape[0], w.Shape[1])
+		}
+	}
+	if ok {
+		cols := g.Tensors[g.Tensors[ms[0]].Args[1]].Shape[1]
+		mk.MatMuls(s.vals[g.Tensors[ms[0]].Args[0]].F32, n, cols, parts)
+	}
+	clear(parts)
 }
 
 // alloc returns an output tensor for t with n rows, reusing a free buffer.
