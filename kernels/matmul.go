@@ -181,7 +181,8 @@ func (m *matmul) run(r0, r1 int) {
 }
 
 // shortRow is the row size in bytes below which the unquantised Rows
-// kernels prefetch the next quad of rows rather than each row ahead.
+// kernels prefetch the next quad of rows (RowsNQ) rather than each row
+// ahead (RowsW).
 const shortRow = 4096
 
 // rowsSIMD computes rows [rc, rc+4*nq) for all tokens with the Rows kernels.
@@ -203,15 +204,15 @@ func (m *matmul) rowsSIMD(rc, nq int) {
 		}
 		return
 	}
-	rows1, rows1NQ, rows2 := f32Rows, f32RowsNQ, f32Rows2
+	rows1, rows1W, rows2 := f32RowsNQ, f32RowsW, f32Rows2
 	switch m.dt {
 	case ir.F16:
-		rows1, rows1NQ, rows2 = f16Rows, f16RowsNQ, f16Rows2
+		rows1, rows1W, rows2 = f16RowsNQ, f16RowsW, f16Rows2
 	case ir.BF16:
-		rows1, rows1NQ, rows2 = bf16Rows, bf16RowsNQ, bf16Rows2
+		rows1, rows1W, rows2 = bf16RowsNQ, bf16RowsW, bf16Rows2
 	}
-	if stride < shortRow {
-		rows1 = rows1NQ
+	if stride >= shortRow {
+		rows1 = rows1W
 	}
 	t := 0
 	for ; t+2 <= m.n; t += 2 {

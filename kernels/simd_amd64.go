@@ -54,6 +54,18 @@ func f16RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float3
 //go:noescape
 func bf16RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
 
+// The RowsW kernels are the Rows kernels whose per-row prefetch runs on
+// into the next quad near the end of the rows.
+//
+//go:noescape
+func f32RowsW(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func f16RowsW(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func bf16RowsW(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
+
 //go:noescape
 func f32Rows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)
 

@@ -175,6 +175,41 @@ func (g *gen) floatKernels(k floatKind) {
 		g.raw("")
 	}
 
+	// The Rows kernel prefetching each row stream a fixed distance ahead
+	// that runs on into the next quad near the end of the rows (RowsW), so
+	// no row of the next quad starts cold and nothing is fetched far ahead.
+	ahead := prefetch / k.step
+	name := k.name + "RowsW"
+	g.raw(f("// func %s(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)", name))
+	g.raw(f("TEXT ·%s(SB), NOSPLIT, $0-48", name))
+	g.ins("MOVQ w+0(FP), R8", "MOVQ stride+8(FP), R9", "MOVQ x+16(FP), SI", "MOVQ nq+32(FP), R10",
+		"MOVQ out+40(FP), DI", "TESTQ R10, R10", "JZ end", "LEAQ (R9)(R9*2), BX")
+	g.label("quad")
+	g.ins(rowPtrs()...)
+	g.ins(f("LEAQ %d(R8), DX", prefetch))
+	g.ins(zero(4)...)
+	g.ins("XORQ AX, AX", "MOVQ n8+24(FP), CX", f("SUBQ $%d, CX", ahead), "JLE near")
+	wbody := func(l string) {
+		g.label(l)
+		g.ins(body...)
+		g.ins("PREFETCHT0 (DX)", "PREFETCHT0 (DX)(R9*1)", "PREFETCHT0 (DX)(R9*2)", "PREFETCHT0 (DX)(BX*1)")
+		g.ins(f("ADDQ $%d, AX", k.step), f("ADDQ $%d, DX", k.step), "DECQ CX", "JNZ "+l)
+	}
+	wbody("far")
+	g.label("near")
+	g.ins("ADDQ BX, DX", "MOVQ n8+24(FP), CX", f("CMPQ CX, $%d", ahead), "JLE tail", f("MOVQ $%d, CX", ahead))
+	g.label("tail")
+	g.ins("TESTQ CX, CX", "JZ sum")
+	wbody("last")
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
+	}
+	g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+
 	// 4 rows × 2 tokens: x in Y8, Y9; accumulators Y0..Y3 and Y4..Y7.
 	g.raw(f("// func %sRows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)", k.name))
 	g.raw(f("TEXT ·%sRows2(SB), NOSPLIT, $0-64", k.name))
