@@ -46,9 +46,6 @@ func (r reference) MatMuls(x []float32, n, cols int, parts []MatMulPart) {
 	}
 }
 
-// maxParts is the most parts matMuls handles without allocating.
-const maxParts = 4
-
 func (f *FastKernels) matMuls(x []float32, n, cols int, parts []MatMulPart) {
 	if n == 0 {
 		return
@@ -59,12 +56,8 @@ func (f *FastKernels) matMuls(x []float32, n, cols int, parts []MatMulPart) {
 		}
 		return
 	}
-	var mbuf [maxParts]matmul
-	var gbuf [maxParts + 1]int
-	ms, first := mbuf[:0], gbuf[:1]
-	if len(parts) > maxParts {
-		ms, first = make([]matmul, 0, len(parts)), make([]int, 1, len(parts)+1)
-	}
+	ms := make([]matmul, 0, len(parts))
+	first := make([]int, 1, len(parts)+1) // first[i]: the first grain of ms[i]
 	quant := false
 	var work int64
 	for _, p := range parts {
