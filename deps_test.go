@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"contract":  {"ir"},
 	"sim":       {"contract"},
 	"sample":    {},
+	"internal":  {},
 	"pipeline":  {"ir", "p2p", "chain", "contract"},
 	"chain":     {"contract", "ir"},
 	"p2p":       {"ir"},

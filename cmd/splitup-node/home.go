@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	size "github.com/splitup/splitup/internal/cli"
 	"io/fs"
 	"math/big"
 	"os"
@@ -116,30 +117,13 @@ func minStake(p contract.Params, vram uint64) uint64 {
 	return p.StakeBase + p.StakePerGiB*gib
 }
 
-// sizeUnits are the accepted size suffixes, case-insensitive.
-var sizeUnits = map[string]int64{
-	"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
-}
-
-// parseSize reads a byte count such as "8GiB", "5.5MiB", "1.5GB" or "4096".
+// parseSize reads a positive byte count such as "8GiB", "5.5MiB", "1.5GB" or "4096".
 func parseSize(s string) (uint64, error) {
-	t := strings.TrimSpace(s)
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	n, err := size.ParseSize(s)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("size %q must be more than 0 bytes", s)
 	}
-	mult, okUnit := sizeUnits[unit]
-	r, okNum := new(big.Rat).SetString(num)
-	if !okUnit || !okNum || num == "" || strings.HasPrefix(num, ".") || strings.HasSuffix(num, ".") {
-		return 0, fmt.Errorf("size %q: want bytes with an optional unit, e.g. 4096, 512MiB, 8GiB, 1.5GB", s)
-	}
-	n := new(big.Int).Quo(new(big.Int).Mul(r.Num(), big.NewInt(mult)), r.Denom())
-	if n.Sign() <= 0 || n.BitLen() > 62 {
-		return 0, fmt.Errorf("size %q is out of range", s)
-	}
-	return n.Uint64(), nil
+	return uint64(n), err
 }
 
 // parseAmount reads an amount of money: base units ("1100000000"), or

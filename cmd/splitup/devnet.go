@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/splitup/splitup/contract"
 	"github.com/splitup/splitup/deploy"
 	"github.com/splitup/splitup/gateway"
+	"github.com/splitup/splitup/internal/cli"
 	"github.com/splitup/splitup/models"
 	"github.com/splitup/splitup/node"
 	"github.com/splitup/splitup/p2p"
@@ -106,26 +106,13 @@ func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
 	return f, nil
 }
 
-// parseByteSize reads a byte count such as "6MiB", "5.3MiB", "1.5GB" or "4096".
+// parseByteSize reads a positive byte count such as "6MiB", "5.3MiB", "1.5GB" or "4096".
 func parseByteSize(s string) (int64, error) {
-	units := map[string]int64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
-		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
-	t := strings.TrimSpace(s)
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	n, err := cli.ParseSize(s)
+	if err == nil && n <= 0 {
+		err = fmt.Errorf("size %q must be more than 0 bytes", s)
 	}
-	mult, okUnit := units[unit]
-	r, okNum := new(big.Rat).SetString(num)
-	if !okUnit || !okNum || num == "" || strings.HasPrefix(num, ".") || strings.HasSuffix(num, ".") {
-		return 0, fmt.Errorf("size %q: want bytes with an optional unit, e.g. 4096, 300KiB, 6MiB, 1.5GB", s)
-	}
-	n := new(big.Int).Quo(new(big.Int).Mul(r.Num(), big.NewInt(mult)), r.Denom())
-	if n.Sign() <= 0 || n.BitLen() > 62 {
-		return 0, fmt.Errorf("size %q is out of range", s)
-	}
-	return n.Int64(), nil
+	return n, err
 }
 
 // devnetInfo is the content of devnet.json.

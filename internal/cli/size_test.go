@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"strings"
@@ -26,24 +26,24 @@ func TestParseSize(t *testing.T) {
 		{"1.0001KB", 1000}, // a fraction of a byte rounds down
 		{" 7MB ", 7_000_000},
 	} {
-		got, err := parseSize(tc.in)
+		got, err := ParseSize(tc.in)
 		if err != nil || got != tc.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 		}
 	}
 	for _, in := range []string{"", "GiB", "12XB", "12G", "-1", "1e9", "1/2", "1.2.3", ".5GB", "5.GB", "12 GiB extra", "9999999999TiB"} {
-		if n, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) = %d, want an error", in, n)
+		if n, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, n)
 		} else if !strings.Contains(err.Error(), "want a number of bytes") && !strings.Contains(err.Error(), "too large") {
-			t.Errorf("parseSize(%q): %v does not say what is expected", in, err)
+			t.Errorf("ParseSize(%q): %v does not say what is expected", in, err)
 		}
 	}
 }
 
 func TestFormatSize(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.00 KiB", 3 << 29: "1.50 GiB", 12 << 30: "12.00 GiB"} {
-		if got := formatSize(n); got != want {
-			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
