@@ -23,85 +23,37 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
+
+	clicmd "github.com/splitup/splitup/internal/cli"
 )
 
 // command is one subcommand; each entry's run lives in its own file.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+type command = clicmd.Command
+
+// usageError marks errors caused by bad command-line use (exit code 2).
+type usageError = clicmd.UsageError
+
+func usagef(format string, a ...any) error { return clicmd.Usagef(format, a...) }
+
+// errHelp is returned by a subcommand that printed its help on request.
+var errHelp = clicmd.ErrHelp
+
+func main() { clicmd.Main("splitup-node", commands()) }
+
+// run dispatches args to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return clicmd.Run(ctx, "splitup-node", commands(), args, stdout, stderr)
 }
 
 // commands is the command table.
 func commands() []command {
 	return []command{
-		{"init", "create the node's key (account and p2p identity) in --home", runInit},
-		{"register", "register the node on chain with its VRAM, p2p address and stake", runRegister},
-		{"stake", "bond more stake to the registered node", runStake},
-		{"specialize", "declare the tasks of a model this node serves", runSpecialize},
-		{"start", "run the worker daemon until interrupted", runStart},
-	}
-}
-
-// usageError marks errors caused by bad command-line use (exit code 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
-
-// errHelp is returned by a subcommand that printed its help on request.
-var errHelp = errors.New("help requested")
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-// run dispatches args to a subcommand and returns the process exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	var cmd *command
-	if len(args) > 0 {
-		for _, c := range commands() {
-			if c.name == args[0] {
-				cmd = &c
-				break
-			}
-		}
-	}
-	if cmd == nil {
-		printUsage(stderr)
-		if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-			return 0
-		}
-		fmt.Fprintf(stderr, "splitup-node: error: unknown command %q; run 'splitup-node help' for the list\n", strings.Join(args, " "))
-		return 2
-	}
-	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
-		if errors.Is(err, errHelp) {
-			return 0
-		}
-		fmt.Fprintf(stderr, "splitup-node: error: %v\n", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "run 'splitup-node %s -h' for usage\n", cmd.name)
-			return 2
-		}
-		return 1
-	}
-	return 0
-}
-
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: splitup-node <command> [flags]\n\ncommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		{Name: "init", Summary: "create the node's key (account and p2p identity) in --home", Run: runInit},
+		{Name: "register", Summary: "register the node on chain with its VRAM, p2p address and stake", Run: runRegister},
+		{Name: "stake", Summary: "bond more stake to the registered node", Run: runStake},
+		{Name: "specialize", Summary: "declare the tasks of a model this node serves", Run: runSpecialize},
+		{Name: "start", Summary: "run the worker daemon until interrupted", Run: runStart},
 	}
 }
 

@@ -1,5 +1,6 @@
-// Package cli holds what the splitup commands share in parsing and
-// printing their flags: byte sizes such as "12GiB".
+// Package cli holds what the splitup commands share: the subcommand
+// dispatcher (usage errors, exit codes) and the syntax of their flags,
+// such as byte sizes ("12GiB").
 package cli
 
 import (
