@@ -183,3 +183,36 @@ func BenchmarkTinyDecode(b *testing.B) {
 		})
 	}
 }
+
+// TestPacking: the fast kernels read every F32/F16 MatMul weight packed
+// (7 per layer and the output head), quantised ones row-major, and the
+// reference kernels nothing packed; the results agree (see above).
+func TestPacking(t *testing.T) {
+	f := kernels.Fast(1)
+	simd := f.SIMD()
+	f.Close()
+	for _, c := range []struct {
+		dt   ir.DType
+		opts exec.Options
+		want int
+	}{
+		{ir.F32, exec.Options{Threads: 2}, 7*tiny.Layers + 1},
+		{ir.F16, exec.Options{Threads: 1}, 7*tiny.Layers + 1},
+		{ir.Q8_0, exec.Options{Threads: 2}, 0},
+		{ir.F32, exec.Options{Reference: true}, 0},
+	} {
+		g, w := randomModel(t, tiny, c.dt, 3)
+		p, err := exec.New(g, w, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := c.want
+		if !simd { // only the assembly kernels read packed weights
+			want = 0
+		}
+		if got := exec.PackedWeights(p); got != want {
+			t.Errorf("%v %+v: %d weights packed, want %d", c.dt, c.opts, got, want)
+		}
+		p.Close()
+	}
+}

@@ -23,9 +23,6 @@ func (s *Session) apply(t *ir.Tensor, out Tensor, n int) error {
 	case ir.OpEmbed:
 		tab := &g.Tensors[t.Args[0]]
 		return k.Embed(out.F32, s.p.wdata[t.Args[0]], tab.DType, tab.Shape[0], tab.Shape[1], arg(1).I32)
-	case ir.OpMatMul:
-		w := &g.Tensors[t.Args[1]]
-		k.MatMul(out.F32, arg(0).F32, n, s.p.wdata[t.Args[1]], w.DType, w.Shape[0], w.Shape[1])
 	case ir.OpAdd:
 		k.Add(out.F32, f32(0), f32(1))
 	case ir.OpMul:

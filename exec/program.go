@@ -46,7 +46,9 @@ type Program struct {
 	group   [][]int     // per tensor: the MatMuls computed with it in one call, itself first
 	early   []bool      // per tensor: computed by an earlier MatMul's group
 	wdata   [][]byte    // per weight tensor: raw data
-	wf32    [][]float32 // per f32 weight tensor: decoded values
+	wmm     [][]byte    // per weight tensor read by MatMuls: the data they read
+	packed  []bool      // per weight tensor: wmm is in the kernels' packed layout
+	wf32    [][]float32 // per f32 weight tensor read as an f32 operand: decoded values
 	k       kernels.Kernels
 	maxRows int
 }
@@ -63,20 +65,51 @@ func New(g *ir.Graph, w Weights, o Options) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Program{g: g, maxRows: o.MaxRows, wdata: make([][]byte, len(g.Tensors)), wf32: make([][]float32, len(g.Tensors))}
+	n := len(g.Tensors)
+	p := &Program{g: g, maxRows: o.MaxRows, wdata: make([][]byte, n), wmm: make([][]byte, n), packed: make([]bool, n), wf32: make([][]float32, n)}
 	if p.maxRows == 0 {
 		p.maxRows = 4096
 	}
-	if err := p.bind(w); err != nil {
-		return nil, err
-	}
-	p.plan(order)
 	if o.Reference {
 		p.k = kernels.Reference()
 	} else {
 		p.k = kernels.Fast(max(o.Threads, 1))
 	}
+	if err := p.bind(w); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.plan(order)
 	return p, nil
+}
+
+// packer is implemented by kernels that read MatMul weights faster in a
+// layout of their own (see kernels.Pack).
+type packer interface {
+	Pack(w []byte, dt ir.DType, rows, cols int) ([]byte, bool)
+}
+
+// weightUses reports, per weight tensor, whether some op reads it as an
+// f32 operand (not as MatMul weights or an embedding table) and whether a
+// MatMul reads it as its weights.
+func (p *Program) weightUses() (asF32, byMatMul []bool) {
+	n := len(p.g.Tensors)
+	asF32, byMatMul = make([]bool, n), make([]bool, n)
+	for _, t := range p.g.Tensors {
+		for j, a := range t.Args {
+			if p.g.Tensors[a].Kind != ir.KindWeight {
+				continue
+			}
+			switch {
+			case t.Op == ir.OpMatMul && j == 1:
+				byMatMul[a] = true
+			case t.Op == ir.OpEmbed && j == 0:
+			default:
+				asF32[a] = true
+			}
+		}
+	}
+	return asF32, byMatMul
 }
 
 // Graph returns the program's graph.
@@ -91,6 +124,8 @@ func (p *Program) Close() error {
 }
 
 func (p *Program) bind(w Weights) error {
+	asF32, byMatMul := p.weightUses()
+	pk, canPack := p.k.(packer)
 	for _, i := range p.g.OfKind(ir.KindWeight) {
 		t := &p.g.Tensors[i]
 		wt, ok := w.Weight(t.Name)
@@ -104,7 +139,17 @@ func (p *Program) bind(w Weights) error {
 			return fmt.Errorf("exec: weight %q has %d bytes, %v %v needs %d", t.Name, len(wt.Data), t.DType, t.Shape, p.g.Bytes(i))
 		}
 		p.wdata[i] = wt.Data
-		if t.DType == ir.F32 {
+		if byMatMul[i] {
+			// MatMuls read a packed copy where the kernels have one, even of
+			// a table that Embed also reads (tied embeddings).
+			p.wmm[i] = wt.Data
+			if canPack {
+				if packed, ok := pk.Pack(wt.Data, t.DType, t.Shape[0], t.Shape[1]); ok {
+					p.wmm[i], p.packed[i] = packed, true
+				}
+			}
+		}
+		if t.DType == ir.F32 && asF32[i] {
 			f := make([]float32, len(wt.Data)/4)
 			for j := range f {
 				f[j] = math.Float32frombits(binary.LittleEndian.Uint32(wt.Data[4*j:]))
@@ -143,7 +188,8 @@ func (p *Program) plan(order []int) {
 // groupMatMuls finds the MatMuls that read the same activation (a layer's
 // q, k and v; gate and up): the first of them in order computes them all in
 // one call of kernels that offer MatMuls, which is one parallel loop instead
-// of several. Each output keeps the bits of its own MatMul.
+// of several. Each output keeps the bits of its own MatMul. A MatMul alone
+// is a group of one: every MatMul runs through Session.matMuls.
 func (p *Program) groupMatMuls() {
 	n := len(p.g.Tensors)
 	p.group = make([][]int, n)
@@ -163,9 +209,6 @@ func (p *Program) groupMatMuls() {
 	}
 	for _, x := range inputs {
 		ms := byInput[x]
-		if len(ms) < 2 {
-			continue
-		}
 		p.group[ms[0]] = ms
 		for _, j := range ms[1:] {
 			p.early[j] = true

@@ -126,8 +126,8 @@ func (s *Session) matMuls(ms []int, n int) {
 		t := &g.Tensors[i]
 		s.vals[i] = s.alloc(t, n)
 		w := &g.Tensors[t.Args[1]]
-		parts[j] = kernels.MatMulPart{Out: s.vals[i].F32, W: s.p.wdata[t.Args[1]], DType: w.DType, Rows: w.Shape[0]}
-		if !ok {
+		parts[j] = kernels.MatMulPart{Out: s.vals[i].F32, W: s.p.wmm[t.Args[1]], DType: w.DType, Rows: w.Shape[0], Packed: s.p.packed[t.Args[1]]}
+		if !ok { // packed weights only come with kernels that have MatMuls
 			s.p.k.MatMul(parts[j].Out, s.vals[t.Args[0]].F32, n, parts[j].W, w.DType, w.Shape[0], w.Shape[1])
 		}
 	}

@@ -30,16 +30,25 @@ var lastSet struct {
 	dt         ir.DType
 	rows, cols int
 	mib        int
+	packed     bool
 	set        *weightSet
 }
 
-func newWeightSet(b *testing.B, dt ir.DType, rows, cols int) *weightSet {
-	if s := lastSet.set; s != nil && lastSet.dt == dt && lastSet.rows == rows && lastSet.cols == cols && lastSet.mib == *benchSetMiB {
+// newWeightSet returns copies of one random matrix, in the packed layout
+// if packed.
+func newWeightSet(b *testing.B, dt ir.DType, rows, cols int, packed bool) *weightSet {
+	if s := lastSet.set; s != nil && lastSet.dt == dt && lastSet.rows == rows && lastSet.cols == cols && lastSet.mib == *benchSetMiB && lastSet.packed == packed {
 		return s
 	}
 	lastSet.set = nil // let the old set go before building the new one
 	r := rand.New(rand.NewSource(1))
 	w := encodeWeights(b, randVec(r, rows*cols), dt)
+	if packed {
+		var err error
+		if w, err = Pack(w, dt, rows, cols); err != nil {
+			b.Fatal(err)
+		}
+	}
 	n := max(1, (*benchSetMiB<<20+len(w)-1)/len(w))
 	s := &weightSet{copies: [][]byte{w}}
 	s.copies[0] = benchAlloc(len(w))
@@ -49,7 +58,7 @@ func newWeightSet(b *testing.B, dt ir.DType, rows, cols int) *weightSet {
 		copy(c, w)
 		s.copies = append(s.copies, c)
 	}
-	lastSet.dt, lastSet.rows, lastSet.cols, lastSet.mib, lastSet.set = dt, rows, cols, *benchSetMiB, s
+	lastSet.dt, lastSet.rows, lastSet.cols, lastSet.mib, lastSet.packed, lastSet.set = dt, rows, cols, *benchSetMiB, packed, s
 	return s
 }
 
@@ -61,44 +70,60 @@ func (s *weightSet) get() []byte {
 
 type mmShape struct{ rows, cols int }
 
+// benchMatMul times n tokens against each shape, with the weights row-major
+// and, for unquantised types, also in the packed layout (sub-benchmark
+// "packed").
 func benchMatMul(b *testing.B, n int, shapes []mmShape) {
 	for _, dt := range allWeightTypes {
 		for _, s := range shapes {
-			b.Run(fmt.Sprintf("%v/%dx%d", dt, s.rows, s.cols), func(b *testing.B) {
-				ws := newWeightSet(b, dt, s.rows, s.cols)
-				x := randVec(rand.New(rand.NewSource(2)), n*s.cols)
-				out := make([]float32, n*s.rows)
-				f := Fast(*benchThreads)
-				defer f.Close()
-				var refPerOp time.Duration
-				if *benchRef {
-					start := time.Now()
-					reps := 0
-					for time.Since(start) < 200*time.Millisecond || reps == 0 {
-						Reference().MatMul(out, x, n, ws.get(), dt, s.rows, s.cols)
-						reps++
-					}
-					refPerOp = time.Since(start) / time.Duration(reps)
-				}
-				bytes := len(ws.copies[0])
-				b.SetBytes(int64(bytes))
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					f.MatMul(out, x, n, ws.get(), dt, s.rows, s.cols)
-				}
-				perOp := b.Elapsed().Seconds() / float64(b.N)
-				gbs := float64(bytes) / perOp / 1e9
-				b.ReportMetric(gbs, "GB/s")
-				b.ReportMetric(2*float64(n)*float64(s.rows)*float64(s.cols)/perOp/1e9, "GFLOP/s")
-				if *benchBW > 0 {
-					b.ReportMetric(100*gbs / *benchBW, "%bw")
-				}
-				if refPerOp > 0 {
-					b.ReportMetric(refPerOp.Seconds()/perOp, "x_ref")
-				}
-			})
+			benchMatMulOne(b, n, dt, s, false)
+			if !dt.Quantized() {
+				benchMatMulOne(b, n, dt, s, true)
+			}
 		}
 	}
+}
+
+func benchMatMulOne(b *testing.B, n int, dt ir.DType, s mmShape, packed bool) {
+	name := fmt.Sprintf("%v/%dx%d", dt, s.rows, s.cols)
+	if packed {
+		name += "/packed"
+	}
+	b.Run(name, func(b *testing.B) {
+		ws := newWeightSet(b, dt, s.rows, s.cols, packed)
+		x := randVec(rand.New(rand.NewSource(2)), n*s.cols)
+		out := make([]float32, n*s.rows)
+		f := Fast(*benchThreads)
+		defer f.Close()
+		var refPerOp time.Duration
+		if *benchRef {
+			start := time.Now()
+			reps := 0
+			for time.Since(start) < 200*time.Millisecond || reps == 0 {
+				Reference().MatMul(out, x, n, ws.get(), dt, s.rows, s.cols)
+				reps++
+			}
+			refPerOp = time.Since(start) / time.Duration(reps)
+		}
+		bytes := len(ws.copies[0])
+		b.SetBytes(int64(bytes))
+		b.ResetTimer()
+		parts := []MatMulPart{{Out: out, DType: dt, Rows: s.rows, Packed: packed}}
+		for i := 0; i < b.N; i++ {
+			parts[0].W = ws.get()
+			f.MatMuls(x, n, s.cols, parts)
+		}
+		perOp := b.Elapsed().Seconds() / float64(b.N)
+		gbs := float64(bytes) / perOp / 1e9
+		b.ReportMetric(gbs, "GB/s")
+		b.ReportMetric(2*float64(n)*float64(s.rows)*float64(s.cols)/perOp/1e9, "GFLOP/s")
+		if *benchBW > 0 {
+			b.ReportMetric(100*gbs / *benchBW, "%bw")
+		}
+		if refPerOp > 0 {
+			b.ReportMetric(refPerOp.Seconds()/perOp, "x_ref")
+		}
+	})
 }
 
 // BenchmarkMatMulDecode measures one token against the weight shapes of a

@@ -434,7 +434,8 @@ func TestShapePanics(t *testing.T) {
 }
 
 // FuzzMatMul feeds arbitrary weight bytes (any f16 scales, including Inf
-// and NaN, any quants) and activations to Fast and Reference.
+// and NaN, any quants) and activations to Fast (row-major and packed) and
+// Reference.
 func FuzzMatMul(f *testing.F) {
 	f.Add(uint8(0), uint8(3), uint8(1), uint8(2), make([]byte, 64))
 	f.Add(uint8(3), uint8(5), uint8(2), uint8(3), []byte{0x00, 0x7c, 0x80, 0x7f, 0xff, 0x01})
@@ -472,6 +473,10 @@ func FuzzMatMul(f *testing.F) {
 			got := make([]float32, n*rows)
 			k.MatMul(got, x, n, w, dt, rows, cols)
 			requireSame(t, fmt.Sprintf("%v rows=%d cols=%d n=%d simd=%v", dt, rows, cols, n, k.simd), want, got)
+			if p, ok := k.Pack(w, dt, rows, cols); ok {
+				k.MatMuls(x, n, cols, []MatMulPart{{Out: got, W: p, DType: dt, Rows: rows, Packed: true}})
+				requireSame(t, fmt.Sprintf("packed %v rows=%d cols=%d n=%d", dt, rows, cols, n), want, got)
+			}
 		}
 	})
 }

@@ -26,6 +26,9 @@ type MatMulPart struct {
 	W     []byte
 	DType ir.DType
 	Rows  int
+	// Packed says W is in the packed layout (see Pack); the outputs are
+	// those of the row-major matrix.
+	Packed bool
 }
 
 // MatMuls computes MatMul(p.Out, x, n, p.W, p.DType, p.Rows, cols) for every
@@ -42,7 +45,7 @@ func (f *FastKernels) MatMuls(x []float32, n, cols int, parts []MatMulPart) {
 // part p.
 func (r reference) MatMuls(x []float32, n, cols int, parts []MatMulPart) {
 	for _, p := range parts {
-		r.MatMul(p.Out, x, n, p.W, p.DType, p.Rows, cols)
+		r.MatMul(p.Out, x, n, mustUnpack(p, cols), p.DType, p.Rows, cols)
 	}
 }
 
@@ -66,7 +69,10 @@ func (f *FastKernels) matMuls(x []float32, n, cols int, parts []MatMulPart) {
 		}
 		m := matmul{
 			simd: f.simd, out: p.Out, x: x, n: n, w: p.W, dt: p.DType, rows: p.Rows, cols: cols,
-			rowBytes: cols / p.DType.BlockSize() * p.DType.BlockBytes(),
+			rowBytes: cols / p.DType.BlockSize() * p.DType.BlockBytes(), packed: p.Packed,
+		}
+		if m.packed && !m.simd {
+			m.w, m.packed = mustUnpack(p, cols), false
 		}
 		m.grain = max(4, (48<<10)/m.rowBytes&^3)
 		ms = append(ms, m)
@@ -145,6 +151,7 @@ type matmul struct {
 	grain      int       // rows per grain of the parallel loop (a multiple of 4)
 	qx         []int8    // x quantised, for Q8_0/Q4_0 weights
 	dx         []float32 // the block scales of qx
+	packed     bool      // w is in the packed layout (only with simd)
 }
 
 // run computes output rows [r0, r1) (r0 a multiple of 4) for all tokens.
@@ -180,6 +187,10 @@ const shortRow = 4096
 
 // rowsSIMD computes rows [rc, rc+4*nq) for all tokens with the Rows kernels.
 func (m *matmul) rowsSIMD(rc, nq int) {
+	if m.packed {
+		m.rowsPacked(rc, nq)
+		return
+	}
 	w, stride, cols, rows := m.wptr(rc), m.rowBytes, m.cols, m.rows
 	if m.dt.Quantized() {
 		nb := cols / ir.QBlock
@@ -213,6 +224,26 @@ func (m *matmul) rowsSIMD(rc, nq int) {
 	}
 	if t < m.n {
 		rows1(w, stride, &m.x[t*cols], cols/8, nq, &m.out[t*rows+rc])
+	}
+}
+
+// rowsPacked is rowsSIMD on the packed layout: quad q of the matrix lies
+// where its rows would, so the quads from row rc start at wptr(rc).
+func (m *matmul) rowsPacked(rc, nq int) {
+	w, cols, rows := m.wptr(rc), m.cols, m.rows
+	t := 0
+	kern, kern2 := f32RowsP, f32RowsP2
+	switch m.dt {
+	case ir.F16:
+		kern, kern2 = f16RowsP, f16RowsP2
+	case ir.BF16:
+		kern, kern2 = bf16RowsP, bf16RowsP2
+	}
+	for ; t+2 <= m.n; t += 2 {
+		kern2(w, &m.x[t*cols], &m.x[(t+1)*cols], cols/8, nq, &m.out[t*rows+rc], &m.out[(t+1)*rows+rc])
+	}
+	if t < m.n {
+		kern(w, &m.x[t*cols], cols/8, nq, &m.out[t*rows+rc])
 	}
 }
 

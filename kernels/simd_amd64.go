@@ -116,3 +116,24 @@ func wsum8AVX(o, a, v *float32, stride, n int)
 
 //go:noescape
 func wsum32AVX(o, a, v *float32, stride, n int)
+
+// The RowsP kernels are the Rows kernels on the packed layout of [Pack]:
+// nq packed quads from w, no stride. RowsP2 take two activation rows.
+
+//go:noescape
+func f32RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func f16RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func bf16RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)
+
+//go:noescape
+func f32RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32)
+
+//go:noescape
+func f16RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32)
+
+//go:noescape
+func bf16RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32)

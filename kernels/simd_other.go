@@ -64,3 +64,16 @@ func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int {
 }
 func wsum8AVX(o, a, v *float32, stride, n int)  { panic("no SIMD") }
 func wsum32AVX(o, a, v *float32, stride, n int) { panic("no SIMD") }
+
+func f32RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)  { panic("no SIMD") }
+func f16RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)  { panic("no SIMD") }
+func bf16RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32) { panic("no SIMD") }
+func f32RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32) {
+	panic("no SIMD")
+}
+func f16RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32) {
+	panic("no SIMD")
+}
+func bf16RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32) {
+	panic("no SIMD")
+}

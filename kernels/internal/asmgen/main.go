@@ -90,32 +90,71 @@ func zero(n int) []string {
 	return s
 }
 
-// floatKind describes an unquantised weight type: how 8 weights at
-// (row)(AX*1) become 8 float32 in a register, the bytes they take, and the
+// floatKind describes an unquantised weight type: how 8 weights at an
+// address become 8 float32 in a register, the bytes they take, and the
 // scale from that byte offset to x's.
 type floatKind struct {
 	name  string
-	load  func(w, dst string) []string
+	load  func(addr, dst string) []string
 	step  int
 	xMult int
 }
 
 var floatKinds = []floatKind{
-	{"f32", func(w, d string) []string { return []string{f("VMOVUPS (%s)(AX*1), %s", w, d)} }, 32, 1},
-	{"f16", func(w, d string) []string { return []string{f("VCVTPH2PS (%s)(AX*1), %s", w, d)} }, 16, 2},
-	{"bf16", func(w, d string) []string {
-		return []string{f("VPMOVZXWD (%s)(AX*1), %s", w, d), f("VPSLLD $16, %s, %s", d, d)}
+	{"f32", func(a, d string) []string { return []string{f("VMOVUPS %s, %s", a, d)} }, 32, 1},
+	{"f16", func(a, d string) []string { return []string{f("VCVTPH2PS %s, %s", a, d)} }, 16, 2},
+	{"bf16", func(a, d string) []string {
+		return []string{f("VPMOVZXWD %s, %s", a, d), f("VPSLLD $16, %s, %s", d, d)}
 	}, 16, 2},
 }
 
-func (g *gen) floatKernels(k floatKind) {
-	// One step of 4 rows × 1 token: x in Y4, accumulators Y0..Y3.
-	var body []string
-	body = append(body, f("VMOVUPS (SI)(AX*%d), Y4", k.xMult))
-	for r, w := range wr {
-		body = append(body, k.load(w, "Y5")...)
+// addrFn returns the address of byte disp of row r's current unit (8
+// elements or one block) of a quad: AX counts the units' bytes of one row.
+type addrFn func(r, disp int) string
+
+// rowMajor addresses the 4 rows through their pointers R8, R11..R13.
+func rowMajor(r, disp int) string {
+	if disp == 0 {
+		return f("(%s)(AX*1)", wr[r])
+	}
+	return f("%d(%s)(AX*1)", disp, wr[r])
+}
+
+// packedAt addresses the packed layout (see kernels.Pack): the 4 rows'
+// units of step bytes lie side by side from R8, so the quad is one stream.
+func packedAt(step int) addrFn {
+	return func(r, disp int) string {
+		if o := r*step + disp; o != 0 {
+			return f("%d(R8)(AX*4)", o)
+		}
+		return "(R8)(AX*4)"
+	}
+}
+
+// floatBody is one step of 4 rows × 1 token: x in Y4, accumulators Y0..Y3.
+func floatBody(k floatKind, at addrFn) []string {
+	body := []string{f("VMOVUPS (SI)(AX*%d), Y4", k.xMult)}
+	for r := range wr {
+		body = append(body, k.load(at(r, 0), "Y5")...)
 		body = append(body, "VMULPS Y5, Y4, Y5", f("VADDPS Y5, Y%d, Y%d", r, r))
 	}
+	return body
+}
+
+// floatBody2 is one step of 4 rows × 2 tokens: x in Y8, Y9; accumulators
+// Y0..Y3 and Y4..Y7.
+func floatBody2(k floatKind, at addrFn) []string {
+	body := []string{f("VMOVUPS (SI)(AX*%d), Y8", k.xMult), f("VMOVUPS (DX)(AX*%d), Y9", k.xMult)}
+	for r := range wr {
+		body = append(body, k.load(at(r, 0), "Y10")...)
+		body = append(body, "VMULPS Y10, Y8, Y11", f("VADDPS Y11, Y%d, Y%d", r, r),
+			"VMULPS Y10, Y9, Y12", f("VADDPS Y12, Y%d, Y%d", r+4, r+4))
+	}
+	return body
+}
+
+func (g *gen) floatKernels(k floatKind) {
+	body := floatBody(k, rowMajor)
 	next := []string{f("ADDQ $%d, AX", k.step), "DECQ CX", "JNZ loop"}
 
 	g.raw(f("// func %sDot4(p *[4]unsafe.Pointer, x *float32, n8 int, acc *[4][8]float32)", k.name))
@@ -221,12 +260,7 @@ func (g *gen) floatKernels(k floatKind) {
 	g.ins(zero(8)...)
 	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
 	g.label("loop")
-	g.ins(f("VMOVUPS (SI)(AX*%d), Y8", k.xMult), f("VMOVUPS (DX)(AX*%d), Y9", k.xMult))
-	for r, w := range wr {
-		g.ins(k.load(w, "Y10")...)
-		g.ins("VMULPS Y10, Y8, Y11", f("VADDPS Y11, Y%d, Y%d", r, r),
-			"VMULPS Y10, Y9, Y12", f("VADDPS Y12, Y%d, Y%d", r+4, r+4))
-	}
+	g.ins(floatBody2(k, rowMajor)...)
 	g.ins(prefetches()...)
 	g.ins(next...)
 	g.label("sum")
@@ -235,6 +269,54 @@ func (g *gen) floatKernels(k floatKind) {
 		g.ins(hsum(r+4, f("%d(BX)", 4*r), "X15")...)
 	}
 	g.ins("ADDQ $16, DI", "ADDQ $16, BX", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+}
+
+// floatPacked writes the Rows kernels on the packed layout: one weight
+// stream per quad, which the hardware prefetcher follows without help, and
+// the next quad right behind it.
+func (g *gen) floatPacked(k floatKind) {
+	at := packedAt(k.step)
+	next := []string{f("ADDQ $%d, AX", k.step), "DECQ CX", "JNZ loop"}
+	g.raw(f("// func %sRowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)", k.name))
+	g.raw(f("TEXT ·%sRowsP(SB), NOSPLIT, $0-40", k.name))
+	g.ins("MOVQ w+0(FP), R8", "MOVQ x+8(FP), SI", "MOVQ nq+24(FP), R10", "MOVQ out+32(FP), DI",
+		"TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins("MOVQ n8+16(FP), CX")
+	g.ins(zero(4)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins(floatBody(k, at)...)
+	g.ins(next...)
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
+	}
+	g.ins("ADDQ $16, DI", "LEAQ (R8)(AX*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+
+	g.raw(f("// func %sRowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32)", k.name))
+	g.raw(f("TEXT ·%sRowsP2(SB), NOSPLIT, $0-56", k.name))
+	g.ins("MOVQ w+0(FP), R8", "MOVQ x0+8(FP), SI", "MOVQ x1+16(FP), DX", "MOVQ nq+32(FP), R10",
+		"MOVQ out0+40(FP), DI", "MOVQ out1+48(FP), BX", "TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins("MOVQ n8+24(FP), CX")
+	g.ins(zero(8)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins(floatBody2(k, at)...)
+	g.ins(next...)
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
+		g.ins(hsum(r+4, f("%d(BX)", 4*r), "X15")...)
+	}
+	g.ins("ADDQ $16, DI", "ADDQ $16, BX", "LEAQ (R8)(AX*4), R8", "DECQ R10", "JNZ quad")
 	g.label("end")
 	g.ins("VZEROUPPER", "RET")
 	g.raw("")
@@ -261,23 +343,23 @@ func qconsts() []string {
 }
 
 // scales4 loads the 4 rows' f16 block scales into x as float32.
-func scales4(x string) []string {
+func scales4(at addrFn, x string) []string {
 	s := []string{f("VPXOR %s, %s, %s", x, x, x)}
-	for r, w := range wr {
-		s = append(s, f("VPINSRW $%d, (%s)(AX*1), %s, %s", r, w, x, x))
+	for r := range wr {
+		s = append(s, f("VPINSRW $%d, %s, %s, %s", r, at(r, 0), x, x))
 	}
 	return append(s, f("VCVTPH2PS %s, %s", x, x))
 }
 
-// loadQuants puts the 32 weight quants of the block at (w)(AX*1) into Y<y>:
+// loadQuants puts the 32 weight quants of row r's block into Y<y>:
 // signed int8 for Q8_0; for Q4_0 the unsigned nibbles 0..15 (the -8 is
 // applied to the lane sums, see q4Offset), with Y<tmp> as scratch.
-func loadQuants(k quantKind, w string, y, tmp int) []string {
+func loadQuants(k quantKind, at addrFn, r, y, tmp int) []string {
 	if k.name == "q8" {
-		return []string{f("VMOVDQU 2(%s)(AX*1), Y%d", w, y)}
+		return []string{f("VMOVDQU %s, Y%d", at(r, 2), y)}
 	}
 	return []string{
-		f("VMOVDQU 2(%s)(AX*1), X%d", w, y), f("VPSRLW $4, X%d, X%d", y, tmp),
+		f("VMOVDQU %s, X%d", at(r, 2), y), f("VPSRLW $4, X%d, X%d", y, tmp),
 		f("VINSERTI128 $1, X%d, Y%d, Y%d", tmp, y, y), f("VPAND nibmask<>(SB), Y%d, Y%d", y, y),
 	}
 }
@@ -316,15 +398,15 @@ func qlanes(k quantKind, w, qx, dst, off int) []string {
 // qblock is one block of 4 rows × 1 token: qx at (SI), dx at (DX).
 // s_r = float32(dw_r*dx) for the 4 rows sits in X11; per row, lane l is
 // the exact sum of 4 products and acc += float32(s_r*float32(lane)).
-func qblock(k quantKind) []string {
+func qblock(k quantKind, at addrFn) []string {
 	s := []string{"VMOVDQU (SI), Y4", "VBROADCASTSS (DX), X14"}
 	if k.name == "q4" {
 		s = append(s, q4Offset(4, 13, 12)...)
 	}
-	s = append(s, scales4("X11")...)
+	s = append(s, scales4(at, "X11")...)
 	s = append(s, "VMULPS X14, X11, X11")
-	for r, w := range wr {
-		s = append(s, loadQuants(k, w, 5, 6)...)
+	for r := range wr {
+		s = append(s, loadQuants(k, at, r, 5, 6)...)
 		s = append(s, qlanes(k, 5, 4, 6, 12)...)
 		bcast := "VBROADCASTSS X11, Y7"
 		if r > 0 {
@@ -344,7 +426,7 @@ func (g *gen) quantKernels(k quantKind) {
 	g.ins(zero(4)...)
 	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ done")
 	g.label("loop")
-	g.ins(qblock(k)...)
+	g.ins(qblock(k, rowMajor)...)
 	g.label("done")
 	for r := 0; r < 4; r++ {
 		g.ins(f("VMOVUPS Y%d, %d(DI)", r, 32*r))
@@ -365,7 +447,7 @@ func (g *gen) quantKernels(k quantKind) {
 	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
 	g.label("loop")
 	g.ins(nextQuad(k.step)...)
-	g.ins(qblock(k)...)
+	g.ins(qblock(k, rowMajor)...)
 	g.label("sum")
 	for r := 0; r < 4; r++ {
 		g.ins(hsum(r, f("%d(DI)", 4*r), "X7")...)
@@ -375,6 +457,39 @@ func (g *gen) quantKernels(k quantKind) {
 	g.label("end")
 	g.ins("VZEROUPPER", "RET")
 	g.raw("")
+}
+
+// qblock2 is one block of 4 rows × 2 tokens: qx at (SI) and (DI), dx at
+// (DX) and (BX), accumulators Y0..Y3 and Y4..Y7, the 8 block scales at
+// 0(SP).
+func qblock2(k quantKind, at addrFn) []string {
+	var s []string
+	s = append(s, "VMOVDQU (SI), Y8", "VMOVDQU (DI), Y9")
+	s = append(s, scales4(at, "X12")...)
+	s = append(s, "VBROADCASTSS (DX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 0(SP)",
+		"VBROADCASTSS (BX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 16(SP)")
+	if k.name == "q4" {
+		s = append(s, "VMOVDQU ones8<>(SB), Y13")
+		s = append(s, q4Offset(8, 13, 11)...)
+		s = append(s, q4Offset(9, 13, 12)...)
+	}
+	for r := range wr {
+		s = append(s, loadQuants(k, at, r, 10, 13)...)
+		if k.name == "q8" {
+			s = append(s, "VPABSB Y10, Y11") // |qw|, shared by both tokens
+		}
+		for t := 0; t < 2; t++ {
+			if k.name == "q8" {
+				s = append(s, f("VPSIGNB Y10, Y%d, Y13", 8+t), "VPMADDUBSW Y13, Y11, Y13", "VPMADDWD Y15, Y13, Y13",
+					"VCVTDQ2PS Y13, Y13")
+			} else {
+				s = append(s, qlanes(k, 10, 8+t, 13, 11+t)...)
+			}
+			s = append(s, f("VBROADCASTSS %d(SP), Y14", 16*t+4*r), "VMULPS Y14, Y13, Y13", f("VADDPS Y13, Y%d, Y%d", r+4*t, r+4*t))
+		}
+	}
+	s = append(s, f("ADDQ $%d, AX", k.step), "ADDQ $32, SI", "ADDQ $32, DI", "ADDQ $4, DX", "ADDQ $4, BX", "DECQ CX", "JNZ loop")
+	return s
 }
 
 // quantKernels2 writes the 4 rows × 2 tokens kernel: qx in Y8, Y9,
@@ -393,31 +508,7 @@ func (g *gen) quantKernels2(k quantKind) {
 	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
 	g.label("loop")
 	g.ins(nextQuad(k.step)...)
-	g.ins("VMOVDQU (SI), Y8", "VMOVDQU (DI), Y9")
-	g.ins(scales4("X12")...)
-	g.ins("VBROADCASTSS (DX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 0(SP)",
-		"VBROADCASTSS (BX), X14", "VMULPS X14, X12, X13", "VMOVUPS X13, 16(SP)")
-	if k.name == "q4" {
-		g.ins("VMOVDQU ones8<>(SB), Y13")
-		g.ins(q4Offset(8, 13, 11)...)
-		g.ins(q4Offset(9, 13, 12)...)
-	}
-	for r, w := range wr {
-		g.ins(loadQuants(k, w, 10, 13)...)
-		if k.name == "q8" {
-			g.ins("VPABSB Y10, Y11") // |qw|, shared by both tokens
-		}
-		for t := 0; t < 2; t++ {
-			if k.name == "q8" {
-				g.ins(f("VPSIGNB Y10, Y%d, Y13", 8+t), "VPMADDUBSW Y13, Y11, Y13", "VPMADDWD Y15, Y13, Y13",
-					"VCVTDQ2PS Y13, Y13")
-			} else {
-				g.ins(qlanes(k, 10, 8+t, 13, 11+t)...)
-			}
-			g.ins(f("VBROADCASTSS %d(SP), Y14", 16*t+4*r), "VMULPS Y14, Y13, Y13", f("VADDPS Y13, Y%d, Y%d", r+4*t, r+4*t))
-		}
-	}
-	g.ins(f("ADDQ $%d, AX", k.step), "ADDQ $32, SI", "ADDQ $32, DI", "ADDQ $4, DX", "ADDQ $4, BX", "DECQ CX", "JNZ loop")
+	g.ins(qblock2(k, rowMajor)...)
 	g.label("sum")
 	g.ins("MOVQ out0+64(FP), CX", "MOVQ out1+72(FP), DX")
 	for r := 0; r < 4; r++ {
@@ -446,6 +537,9 @@ func main() {
 	g.raw(byteConsts)
 	for _, k := range quantKinds {
 		g.quantKernels2(k)
+	}
+	for _, k := range floatKinds {
+		g.floatPacked(k)
 	}
 	g.expConsts()
 	g.expSub()
