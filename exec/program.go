@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ type Program struct {
 	isOut   []bool      // per tensor: read by the caller
 	group   [][]int     // per tensor: the MatMuls computed with it in one call, itself first
 	early   []bool      // per tensor: computed by an earlier MatMul's group
-	wdata   [][]byte    // per weight tensor: raw data
+	wdata   [][]byte    // per embedding table: its data
 	wmm     [][]byte    // per weight tensor read by MatMuls: the data they read
 	packed  []bool      // per weight tensor: wmm is in the kernels' packed layout
 	wf32    [][]float32 // per f32 weight tensor read as an f32 operand: decoded values
@@ -83,18 +84,18 @@ func New(g *ir.Graph, w Weights, o Options) (*Program, error) {
 	return p, nil
 }
 
-// packer is implemented by kernels that read MatMul weights faster in a
-// layout of their own (see kernels.Pack).
-type packer interface {
-	Pack(w []byte, dt ir.DType, rows, cols int) ([]byte, bool)
+// preparer is implemented by kernels that read MatMul weights faster from
+// a copy of their own (see kernels.FastKernels.Prepare).
+type preparer interface {
+	Prepare(w []byte, dt ir.DType, rows, cols int) (data []byte, packed bool)
 }
 
 // weightUses reports, per weight tensor, whether some op reads it as an
-// f32 operand (not as MatMul weights or an embedding table) and whether a
-// MatMul reads it as its weights.
-func (p *Program) weightUses() (asF32, byMatMul []bool) {
+// f32 operand (not as MatMul weights or an embedding table), whether a
+// MatMul reads it as its weights and whether Embed reads it as its table.
+func (p *Program) weightUses() (asF32, byMatMul, byEmbed []bool) {
 	n := len(p.g.Tensors)
-	asF32, byMatMul = make([]bool, n), make([]bool, n)
+	asF32, byMatMul, byEmbed = make([]bool, n), make([]bool, n), make([]bool, n)
 	for _, t := range p.g.Tensors {
 		for j, a := range t.Args {
 			if p.g.Tensors[a].Kind != ir.KindWeight {
@@ -104,12 +105,13 @@ func (p *Program) weightUses() (asF32, byMatMul []bool) {
 			case t.Op == ir.OpMatMul && j == 1:
 				byMatMul[a] = true
 			case t.Op == ir.OpEmbed && j == 0:
+				byEmbed[a] = true
 			default:
 				asF32[a] = true
 			}
 		}
 	}
-	return asF32, byMatMul
+	return asF32, byMatMul, byEmbed
 }
 
 // Graph returns the program's graph.
@@ -123,9 +125,13 @@ func (p *Program) Close() error {
 	return nil
 }
 
+// bind checks and takes the weights. With kernels that prepare their own
+// copies (the fast ones), the program keeps no reference to w's data:
+// MatMul weights are prepared, embedding tables copied and f32 operands
+// decoded, so a caller may release w (a worker's shard, a mapped file).
 func (p *Program) bind(w Weights) error {
-	asF32, byMatMul := p.weightUses()
-	pk, canPack := p.k.(packer)
+	asF32, byMatMul, byEmbed := p.weightUses()
+	pk, prepares := p.k.(preparer)
 	for _, i := range p.g.OfKind(ir.KindWeight) {
 		t := &p.g.Tensors[i]
 		wt, ok := w.Weight(t.Name)
@@ -138,15 +144,17 @@ func (p *Program) bind(w Weights) error {
 		if int64(len(wt.Data)) != p.g.Bytes(i) {
 			return fmt.Errorf("exec: weight %q has %d bytes, %v %v needs %d", t.Name, len(wt.Data), t.DType, t.Shape, p.g.Bytes(i))
 		}
-		p.wdata[i] = wt.Data
 		if byMatMul[i] {
-			// MatMuls read a packed copy where the kernels have one, even of
-			// a table that Embed also reads (tied embeddings).
+			// A table that Embed also reads (tied embeddings) is kept twice.
 			p.wmm[i] = wt.Data
-			if canPack {
-				if packed, ok := pk.Pack(wt.Data, t.DType, t.Shape[0], t.Shape[1]); ok {
-					p.wmm[i], p.packed[i] = packed, true
-				}
+			if prepares {
+				p.wmm[i], p.packed[i] = pk.Prepare(wt.Data, t.DType, t.Shape[0], t.Shape[1])
+			}
+		}
+		if byEmbed[i] {
+			p.wdata[i] = wt.Data
+			if prepares {
+				p.wdata[i] = bytes.Clone(wt.Data)
 			}
 		}
 		if t.DType == ir.F32 && asF32[i] {

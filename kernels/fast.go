@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/splitup/splitup/ir"
@@ -10,7 +12,25 @@ import (
 // It is safe for concurrent use. Close stops its workers.
 type FastKernels struct {
 	pool *pool
-	simd bool // use the assembly block kernels
+	simd bool        // use the assembly block kernels
+	mem  *hugeMemory // memory of the packed weights
+}
+
+// hugeMemory is the memory FastKernels.Pack mapped; it is unmapped when the
+// FastKernels that owns it is garbage.
+type hugeMemory struct {
+	mu       sync.Mutex
+	mappings [][]byte
+}
+
+func (h *hugeMemory) alloc(n int) []byte {
+	b, m := mapHuge(n)
+	if m != nil {
+		h.mu.Lock()
+		h.mappings = append(h.mappings, m)
+		h.mu.Unlock()
+	}
+	return b
 }
 
 var _ Kernels = (*FastKernels)(nil)
@@ -23,7 +43,9 @@ func Fast(threads int) *FastKernels {
 	if threads < 1 {
 		threads = 1
 	}
-	return &FastKernels{pool: newPool(threads), simd: haveSIMD}
+	f := &FastKernels{pool: newPool(threads), simd: haveSIMD, mem: &hugeMemory{}}
+	runtime.AddCleanup(f, func(h *hugeMemory) { unmapHuge(h.mappings) }, f.mem)
+	return f
 }
 
 // Close stops the worker goroutines. Later calls still work, on the calling

@@ -473,10 +473,9 @@ func FuzzMatMul(f *testing.F) {
 			got := make([]float32, n*rows)
 			k.MatMul(got, x, n, w, dt, rows, cols)
 			requireSame(t, fmt.Sprintf("%v rows=%d cols=%d n=%d simd=%v", dt, rows, cols, n, k.simd), want, got)
-			if p, ok := k.Pack(w, dt, rows, cols); ok {
-				k.MatMuls(x, n, cols, []MatMulPart{{Out: got, W: p, DType: dt, Rows: rows, Packed: true}})
-				requireSame(t, fmt.Sprintf("packed %v rows=%d cols=%d n=%d", dt, rows, cols, n), want, got)
-			}
+			p, packed := k.Prepare(w, dt, rows, cols)
+			k.MatMuls(x, n, cols, []MatMulPart{{Out: got, W: p, DType: dt, Rows: rows, Packed: packed}})
+			requireSame(t, fmt.Sprintf("prepared %v rows=%d cols=%d n=%d", dt, rows, cols, n), want, got)
 		}
 	})
 }

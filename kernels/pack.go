@@ -49,11 +49,16 @@ func checkPack(w []byte, dt ir.DType, rows, cols int) (unit, rowBytes int, err e
 // packed layout. It fails for rows whose length is not a multiple of 8 and
 // for dtypes other than F32, F16 and BF16.
 func Pack(w []byte, dt ir.DType, rows, cols int) ([]byte, error) {
+	return pack(w, dt, rows, cols, func(n int) []byte { return make([]byte, n) })
+}
+
+// pack is Pack writing into alloc(len(w)).
+func pack(w []byte, dt ir.DType, rows, cols int, alloc func(int) []byte) ([]byte, error) {
 	unit, rowBytes, err := checkPack(w, dt, rows, cols)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, len(w))
+	out := alloc(len(w))
 	units := rowBytes / unit
 	for q := 0; q < rows/4; q++ {
 		base := 4 * q * rowBytes
@@ -91,15 +96,22 @@ func Unpack(p []byte, dt ir.DType, rows, cols int) ([]byte, error) {
 	return out, nil
 }
 
-// Pack returns w in the packed layout when these kernels have packed
-// kernels for it (the assembly kernels are in use and Pack accepts it), and
-// false otherwise; MatMuls then takes the result with MatMulPart.Packed.
-func (f *FastKernels) Pack(w []byte, dt ir.DType, rows, cols int) ([]byte, bool) {
-	if !f.simd || rows < 4 {
-		return nil, false
+// Prepare returns the copy of the MatMul weights w (rows×cols of dt,
+// row-major) that MatMuls reads fastest: in the packed layout when these
+// kernels have packed kernels for it (then packed is true, and MatMuls
+// takes it with MatMulPart.Packed), otherwise row-major. The copy is on
+// transparent huge pages where the system has them, which streams faster
+// than 4 KiB pages or a mapped file, and belongs to f: it stays valid while
+// f is reachable. w may be released once Prepare returns.
+func (f *FastKernels) Prepare(w []byte, dt ir.DType, rows, cols int) (data []byte, packed bool) {
+	if f.simd && rows >= 4 {
+		if p, err := pack(w, dt, rows, cols, f.mem.alloc); err == nil {
+			return p, true
+		}
 	}
-	p, err := Pack(w, dt, rows, cols)
-	return p, err == nil
+	c := f.mem.alloc(len(w))
+	copy(c, w)
+	return c, false
 }
 
 // mustUnpack returns the row-major form of a part that is packed, for the

@@ -62,10 +62,40 @@ func TestPackRejects(t *testing.T) {
 			t.Errorf("Pack %v %d×%d (%d bytes): err %v, want ErrShape", c.dt, c.rows, c.cols, c.n, err)
 		}
 	}
+}
+
+// TestPrepare: Prepare packs what it can, copies the rest, and its copies
+// do not share memory with the input.
+func TestPrepare(t *testing.T) {
 	f := Fast(1)
 	defer f.Close()
-	if _, ok := f.Pack(make([]byte, 3*8*4), ir.F32, 3, 8); ok {
-		t.Error("FastKernels.Pack packed a matrix of fewer than 4 rows")
+	for _, c := range []struct {
+		dt         ir.DType
+		rows, cols int
+		packed     bool
+	}{
+		{ir.F32, 3, 8, false}, // fewer than 4 rows
+		{ir.F32, 4, 12, false},
+		{ir.Q8_0, 4, 32, false},
+		{ir.F16, 8, 16, true},
+		{ir.F32, 1024, 1024, true}, // 4 MiB: from huge pages on Linux
+	} {
+		w := make([]byte, c.rows*(c.cols/c.dt.BlockSize())*c.dt.BlockBytes())
+		for i := range w {
+			w[i] = byte(i * 7)
+		}
+		got, packed := f.Prepare(w, c.dt, c.rows, c.cols)
+		want := w
+		if c.packed {
+			want, _ = Pack(w, c.dt, c.rows, c.cols)
+		}
+		if packed != (c.packed && f.simd) || (packed && !bytes.Equal(got, want)) || (!packed && !bytes.Equal(got, w)) {
+			t.Errorf("Prepare %v %d×%d: packed %v, want %v; bytes as expected: %v", c.dt, c.rows, c.cols, packed, c.packed, bytes.Equal(got, want))
+		}
+		w[0]++
+		if got[0] == w[0] {
+			t.Errorf("Prepare %v %d×%d: the result shares memory with w", c.dt, c.rows, c.cols)
+		}
 	}
 }
 
