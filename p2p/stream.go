@@ -140,7 +140,7 @@ func (s *Stream) fail(op string, cause error) error {
 // Send writes m. A message that fails to encode returns an error that does
 // not break the stream; any write failure does.
 func (s *Stream) Send(m Message) error {
-	chunks, _, err := encodeChunks(m)
+	chunks, n, err := encodeChunks(m)
 	if err != nil {
 		return fmt.Errorf("p2p: send: %w", err)
 	}
@@ -151,6 +151,18 @@ func (s *Stream) Send(m Message) error {
 	}
 	_, wt := s.timeouts()
 	w := deadlineWriter{s: s.s, d: wt}
+	if n > int64(len(chunks[0])) && n <= coalesceLimit {
+		// One write, so one muxer frame and one segment: each extra
+		// write costs the receiver another wake-up.
+		bp := coalescePool.Get().(*[]byte)
+		defer coalescePool.Put(bp)
+		buf := (*bp)[:0]
+		for _, c := range chunks {
+			buf = append(buf, c...)
+		}
+		*bp = buf
+		chunks = [][]byte{buf}
+	}
 	for _, c := range chunks {
 		if _, err := w.Write(c); err != nil {
 			return s.fail("send "+m.Type().String(), err)
@@ -158,6 +170,13 @@ func (s *Stream) Send(m Message) error {
 	}
 	return nil
 }
+
+// coalesceLimit is the largest message Send copies into one buffer to
+// write at once; larger ones go out chunk by chunk, tensor data uncopied.
+const coalesceLimit = 256 << 10
+
+// coalescePool holds Send's buffers for coalesced messages.
+var coalescePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // Recv reads the next message. It returns io.EOF when the peer closed its
 // side cleanly between messages. A message that breaks the format or the

@@ -90,15 +90,21 @@ func (s *Session) Run(ctx context.Context, positions []int32, inputs []p2p.Named
 	for _, level := range s.levels {
 		outs := make([][]p2p.NamedTensor, len(level))
 		errs := make([]error, len(level))
-		var wg sync.WaitGroup
-		for j, ti := range level {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				outs[j], errs[j] = s.run(ctx, s.links[ti], positions, values)
-			}()
+		if len(level) == 1 {
+			// No goroutine for a lone task: the hand-off would add a
+			// wake-up to every step of a plain pipeline.
+			outs[0], errs[0] = s.run(ctx, s.links[level[0]], positions, values)
+		} else {
+			var wg sync.WaitGroup
+			for j, ti := range level {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					outs[j], errs[j] = s.run(ctx, s.links[ti], positions, values)
+				}()
+			}
+			wg.Wait()
 		}
-		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
 			return nil, err
 		}
