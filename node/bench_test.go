@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -48,7 +50,8 @@ func synthetic(b testing.TB, c llama.Config) (*ir.Graph, exec.WeightMap) {
 // BenchmarkPipelineVsLocal decodes on a synthetic 8-layer model split into
 // 4 tasks on 4 in-process nodes over loopback TCP, and on one local program,
 // alternating, with 1 compute thread each; it reports both rates, their
-// ratio and the time to first token (session open + 16-token prefill).
+// ratio and the time to first token (session open + 16-token prefill),
+// at the default GOMAXPROCS and at 1.
 func BenchmarkPipelineVsLocal(b *testing.B) {
 	cfg := llama.Config{Dim: 512, HiddenDim: 1376, Layers: 8, Heads: 8, Vocab: 4096, Context: 512}
 	g, w := synthetic(b, cfg)
@@ -98,6 +101,20 @@ func BenchmarkPipelineVsLocal(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer local.Close()
+	run := func(b *testing.B) { pipelineVsLocal(b, client, model, tasks, res, local, len(p.Tasks)) }
+	// The machine's default, and one P for everything: on a few-vCPU VM
+	// every message that wakes a goroutine on an idle vCPU costs a
+	// hypervisor wake-up, which one P avoids (both engines compute on
+	// one thread either way).
+	for _, procs := range []int{runtime.GOMAXPROCS(0), 1} {
+		b.Run(fmt.Sprintf("gomaxprocs=%d", procs), func(b *testing.B) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			run(b)
+		})
+	}
+}
+
+func pipelineVsLocal(b *testing.B, client *p2p.Host, model [32]byte, tasks []pipeline.Task, res pipeline.Resolver, local *exec.Program, stages int) {
 	prompt := make([]int32, 16)
 	for i := range prompt {
 		prompt[i] = int32(1 + i*37)
@@ -141,7 +158,7 @@ func BenchmarkPipelineVsLocal(b *testing.B) {
 		localT += time.Since(t0)
 	}
 	n := float64(b.N * gen)
-	b.ReportMetric(float64(len(p.Tasks)), "stages")
+	b.ReportMetric(float64(stages), "stages")
 	b.ReportMetric(n/pipeT.Seconds(), "pipeline_tok/s")
 	b.ReportMetric(n/localT.Seconds(), "local_tok/s")
 	b.ReportMetric(localT.Seconds()/pipeT.Seconds(), "ratio")
