@@ -123,7 +123,9 @@ func TestPipelineSession(t *testing.T) {
 	if err := s.Send(open); err != nil {
 		t.Fatal(err)
 	}
-	for i, rows := range []int{5, 1, 1} {
+	// 40 rows: several chunks written as one; 1100 rows: over
+	// coalesceLimit, written chunk by chunk.
+	for i, rows := range []int{5, 1, 40, 1100, 1} {
 		x := testFrame(rows, 64)
 		pos := make([]int32, rows)
 		step := &Step{SessionID: "exec-1", Index: uint64(i), Positions: pos, Tensors: []NamedTensor{{Name: "x", Frame: x}}}
