@@ -38,6 +38,30 @@ func benchStream(b *testing.B, handler func(context.Context, *Stream)) *Stream {
 	return s
 }
 
+// loopbackTCP starts a plain TCP server on loopback that runs serve on its
+// first connection, and returns the client side of that connection.
+func loopbackTCP(b *testing.B, serve func(net.Conn)) net.Conn {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		serve(c)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
 func reportGBps(b *testing.B, bytesPerOp int64, elapsed time.Duration) {
 	b.ReportMetric(float64(bytesPerOp)*float64(b.N)/elapsed.Seconds()/1e9, "GB/s")
 }
@@ -99,18 +123,8 @@ func benchRoundTrip(b *testing.B, work time.Duration) {
 			}
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
 	const size = 2048
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	c := loopbackTCP(b, func(c net.Conn) {
 		buf := make([]byte, size)
 		for {
 			if _, err := io.ReadFull(c, buf); err != nil {
@@ -121,12 +135,7 @@ func benchRoundTrip(b *testing.B, work time.Duration) {
 				return
 			}
 		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	})
 	buf := make([]byte, size)
 	step := &Step{SessionID: "bench", Positions: []int32{7}, Tensors: []NamedTensor{{Name: "x", Frame: testFrame(1, size/4)}}}
 	var ours, tcp []time.Duration
@@ -185,17 +194,7 @@ func BenchmarkBlobFetch64MiB(b *testing.B) {
 // TCP connection (no encryption, no muxer, no framing).
 func BenchmarkLoopbackTCP64MiB(b *testing.B) {
 	const size = 64 << 20
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	c := loopbackTCP(b, func(c net.Conn) {
 		buf := make([]byte, 1<<20)
 		ack := []byte{1}
 		for {
@@ -214,12 +213,7 @@ func BenchmarkLoopbackTCP64MiB(b *testing.B) {
 				return
 			}
 		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	})
 	data := make([]byte, size)
 	ack := make([]byte, 1)
 	b.SetBytes(size)
