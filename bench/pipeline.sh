@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Tokens/s through a real devnet (a chain, N splitup-node processes, the
+# gateway) against one `splitup generate` process on the same model, both
+# greedy, 1 compute thread, alternating in one run; prints ratios.
+#
+# usage: bench/pipeline.sh [WORK_DIR]   (default ../pipeline-bench beside the checkout)
+#   NODES (8: every task of the 4 gets its own pair of processes) VRAM (45MiB: 4 tasks)
+#   TOKENS (200) ROUNDS (3)
+# The model is synthetic (seeded random weights, 8 layers, dim 512, the
+# shape of BenchmarkPipelineVsLocal in ./node), written into WORK_DIR. The
+# pipeline rate counts the streamed tokens after the tenth, by their arrival
+# times at the client, so the chain's request and assignment blocks (time to
+# first token) stay out of it; time to first token is printed apart.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${1:-$root/../pipeline-bench}
+NODES=${NODES:-8} VRAM=${VRAM:-45MiB} TOKENS=${TOKENS:-200} ROUNDS=${ROUNDS:-3}
+mkdir -p "$work/bin"
+(cd "$root" && go build -o "$work/bin/" ./cmd/splitup ./cmd/splitup-node)
+model=$work/m512.gguf
+[ -f "$model" ] || "$work/bin/splitup" synth --out "$model" --dim 512 --hidden 1376 --layers 8 \
+  --heads 8 --vocab 4096 --context 512 --seed 1 >/dev/null
+
+state=$work/state
+rm -rf "$state"
+port=${PORT:-18090}
+"$work/bin/splitup" devnet --state-dir "$state" --port "$port" --nodes "$NODES" --model "$model" \
+  --target-vram "$VRAM" >"$work/devnet.log" 2>&1 &
+devnet=$!
+trap 'kill -INT $devnet 2>/dev/null; wait $devnet 2>/dev/null || true' EXIT
+for _ in $(seq 300); do
+  grep -q '"gateway"' "$state/devnet.json" 2>/dev/null && break
+  kill -0 $devnet 2>/dev/null || { echo "devnet exited; see $work/devnet.log" >&2; exit 1; }
+  sleep 1
+done
+grep -q '"gateway"' "$state/devnet.json" || { echo "devnet did not come up; see $work/devnet.log" >&2; exit 1; }
+id=$(sed -n 's/.*"model": *"\([^"]*\)".*/\1/p' "$state/devnet.json" | head -1)
+echo "devnet: $NODES node processes, model $id, target VRAM $VRAM"
+
+# local prints "generated N tokens in Xs (R tok/s)" on stderr.
+local_rate() {
+  "$work/bin/splitup" generate --model "$model" --prompt Once --max-tokens "$TOKENS" --temperature 0 \
+    --threads 1 2>&1 >/dev/null | sed -n 's/.*generated [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p'
+}
+
+# pipeline streams a completion and times the SSE events with $EPOCHREALTIME.
+pipeline_rate() {
+  local body start first="" t10="" last="" n=0
+  body="{\"model\":\"$id\",\"prompt\":\"Once\",\"max_tokens\":$TOKENS,\"temperature\":0,\"stream\":true}"
+  start=$EPOCHREALTIME
+  while IFS= read -r line; do
+    case $line in
+      "data: [DONE]"*) ;;
+      data:*)
+        n=$((n + 1)); last=$EPOCHREALTIME
+        [ -z "$first" ] && first=$last
+        [ $n -eq 10 ] && t10=$last ;;
+    esac
+  done < <(curl -sN "http://127.0.0.1:$port/v1/completions" -H 'content-type: application/json' -d "$body")
+  [ $n -gt 20 ] || { echo "only $n events streamed; see $work/devnet.log" >&2; exit 1; }
+  awk -v n=$n -v s="$start" -v f="$first" -v a="$t10" -v b="$last" \
+    'BEGIN { printf "%.1f %.0f %d\n", (n - 10) / (b - a), (f - s) * 1000, n }'
+}
+
+pipeline_rate >/dev/null # warm up: first session on every node
+printf '%5s %10s %13s %6s %8s %7s\n' round local_tok/s pipeline_tok/s ratio ttft_ms events
+ratios=()
+for r in $(seq "$ROUNDS"); do
+  l=$(local_rate)
+  read -r p ttft n < <(pipeline_rate)
+  ratio=$(awk -v p="$p" -v l="$l" 'BEGIN { printf "%.3f", p / l }')
+  ratios+=("$ratio")
+  printf '%5d %10s %13s %6s %8s %7s\n' "$r" "$l" "$p" "$ratio" "$ttft" "$n"
+done
+printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+  printf "median ratio %.3f over %d rounds\n", m, NR
+}'
