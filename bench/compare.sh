@@ -4,6 +4,9 @@
 #
 # usage: bench/compare.sh [WORK_DIR]   (default ../lcpp-bench beside the checkout)
 #   THREADS (2) N_PROMPT (128) N_GEN (128) REPS (3) ROUNDS (2) MODELS ("260k 110m tinyllama-q8")
+# ours_bw% and lcpp_bw%: decode tok/s × weight bytes ÷ the stream "read"
+# bandwidth, the mean of the readings taken right before and right after
+# that engine's run (bw_GBs shows the range of the round's three readings).
 # Needs ../shared/bench (the llama.cpp harness and stream.c) and, for the
 # first run, the npm registry. Models are written into WORK_DIR, never the repo.
 set -euo pipefail
@@ -51,18 +54,25 @@ field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
 setup_llamacpp
 setup_models
-printf '%-14s %5s %10s %10s %10s %10s %8s %8s %8s %8s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw%
+printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw%
 for round in $(seq "$ROUNDS"); do
   for m in $MODELS; do
     f=$work/$m.gguf
-    bw=$(bandwidth)
+    # Bandwidth before and after each engine's run: it drifts within a run,
+    # so each engine's bound uses the mean of the readings around it.
+    bw1=$(bandwidth)
     ours=$("$work/engine" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS")
+    bw2=$(bandwidth)
     lc=$(GGML_BACKEND_DIR="$bins" "$work/llamacpp_tp_bench" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS" 2>/dev/null)
+    bw3=$(bandwidth)
     od=$(echo "$ours" | field decode_tps_median); op=$(echo "$ours" | field prefill_tps_median)
     ld=$(echo "$lc" | field decode_tps_median); lp=$(echo "$lc" | field prefill_tps_median)
     bytes=$(echo "$ours" | field model_bytes)
-    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v bw="$bw" -v by="$bytes" 'BEGIN {
-      bound = (bw * 1e9) / by
-      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %8.1f %7.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, bw, 100*od/bound }'
+    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v b1="$bw1" -v b2="$bw2" -v b3="$bw3" -v by="$bytes" 'BEGIN {
+      lo = b1; hi = b1
+      if (b2 < lo) lo = b2; if (b3 < lo) lo = b3; if (b2 > hi) hi = b2; if (b3 > hi) hi = b3
+      ours = 100 * od * by / ((b1 + b2) / 2 * 1e9)
+      lcpp = 100 * ld * by / ((b2 + b3) / 2 * 1e9)
+      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp }'
   done
 done
