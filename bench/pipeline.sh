@@ -67,6 +67,7 @@ printf '%5s %10s %13s %6s %8s %7s\n' round local_tok/s pipeline_tok/s ratio ttft
 ratios=()
 for r in $(seq "$ROUNDS"); do
   l=$(local_rate)
+  [ -n "$l" ] || { echo "splitup generate printed no rate; run it by hand on $model" >&2; exit 1; }
   read -r p ttft n < <(pipeline_rate)
   ratio=$(awk -v p="$p" -v l="$l" 'BEGIN { printf "%.3f", p / l }')
   ratios+=("$ratio")

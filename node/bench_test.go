@@ -101,7 +101,6 @@ func BenchmarkPipelineVsLocal(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer local.Close()
-	run := func(b *testing.B) { pipelineVsLocal(b, client, model, tasks, res, local, len(p.Tasks)) }
 	// The machine's default, and one P for everything: on a few-vCPU VM
 	// every message that wakes a goroutine on an idle vCPU costs a
 	// hypervisor wake-up, which one P avoids (both engines compute on
@@ -109,7 +108,7 @@ func BenchmarkPipelineVsLocal(b *testing.B) {
 	for _, procs := range []int{runtime.GOMAXPROCS(0), 1} {
 		b.Run(fmt.Sprintf("gomaxprocs=%d", procs), func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			run(b)
+			pipelineVsLocal(b, client, model, tasks, res, local, len(p.Tasks))
 		})
 	}
 }

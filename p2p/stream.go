@@ -151,7 +151,7 @@ func (s *Stream) Send(m Message) error {
 	}
 	_, wt := s.timeouts()
 	w := deadlineWriter{s: s.s, d: wt}
-	if n > int64(len(chunks[0])) && n <= coalesceLimit {
+	if len(chunks) > 1 && n <= coalesceLimit {
 		// One write, so one muxer frame and one segment: each extra
 		// write costs the receiver another wake-up.
 		bp := coalescePool.Get().(*[]byte)
