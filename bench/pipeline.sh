@@ -5,21 +5,30 @@
 #
 # usage: bench/pipeline.sh [WORK_DIR]   (default ../pipeline-bench beside the checkout)
 #   NODES (8: every task of the 4 gets its own pair of processes) VRAM (45MiB: 4 tasks)
-#   TOKENS (200) ROUNDS (3)
-# The model is synthetic (seeded random weights, 8 layers, dim 512, the
-# shape of BenchmarkPipelineVsLocal in ./node), written into WORK_DIR. The
+#   TOKENS (200) ROUNDS (3) SHAPE (512 or 110m)
+# The model is synthetic (seeded random weights), written into WORK_DIR:
+# SHAPE=512 is 8 layers of dim 512 (the shape of BenchmarkPipelineVsLocal in
+# ./node, 45 MB), SHAPE=110m the 110M shape of bench/compare.sh (dim 768, 12
+# layers, vocab 32000, 439 MB; 4 tasks need VRAM=180MiB). The
 # pipeline rate counts the streamed tokens after the tenth, by their arrival
 # times at the client, so the chain's request and assignment blocks (time to
-# first token) stay out of it; time to first token is printed apart.
+# first token) stay out of it; time to first token is printed apart, and so
+# is the nodes' own compute time per token (from their "session done" log
+# lines), which splits the gap into arithmetic and messaging.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$root/../pipeline-bench}
-NODES=${NODES:-8} VRAM=${VRAM:-45MiB} TOKENS=${TOKENS:-200} ROUNDS=${ROUNDS:-3}
+SHAPE=${SHAPE:-512}
+case $SHAPE in
+  512) shape=(--dim 512 --hidden 1376 --layers 8 --heads 8 --vocab 4096) vram=45MiB ;;
+  110m) shape=(--dim 768 --hidden 2048 --layers 12 --heads 12 --vocab 32000) vram=180MiB ;;
+  *) echo "SHAPE must be 512 or 110m, not $SHAPE" >&2; exit 2 ;;
+esac
+NODES=${NODES:-8} VRAM=${VRAM:-$vram} TOKENS=${TOKENS:-200} ROUNDS=${ROUNDS:-3}
 mkdir -p "$work/bin"
 (cd "$root" && go build -o "$work/bin/" ./cmd/splitup ./cmd/splitup-node)
-model=$work/m512.gguf
-[ -f "$model" ] || "$work/bin/splitup" synth --out "$model" --dim 512 --hidden 1376 --layers 8 \
-  --heads 8 --vocab 4096 --context 512 --seed 1 >/dev/null
+model=$work/m$SHAPE.gguf
+[ -f "$model" ] || "$work/bin/splitup" synth --out "$model" "${shape[@]}" --context 512 --seed 1 >/dev/null
 
 state=$work/state
 rm -rf "$state"
@@ -62,8 +71,24 @@ pipeline_rate() {
     'BEGIN { printf "%.1f %.0f %d\n", (n - 10) / (b - a), (f - s) * 1000, n }'
 }
 
+# node_ms sums the compute time the nodes logged for the newest execution
+# ("session done" lines, one per task) per step: the pipeline's arithmetic
+# alone, without messages, for comparison with the local time per token.
+node_ms() {
+  local tasks=${1:-0} out=""
+  for _ in $(seq 50); do # nodes log once the stream closes
+    out=$(grep 'msg="session done"' "$work/devnet.log" | sed -n 's/.* exec=\([0-9]*\) task=[0-9]* steps=\([0-9]*\) compute_us=\([0-9]*\).*/\1 \2 \3/p' |
+      awk -v want="$tasks" '{ c[$1] += $3; s[$1] = $2; k[$1]++; if ($1 > m) m = $1 }
+        END { if (k[m] >= want && s[m] > 0) printf "%.2f", c[m] / s[m] / 1000 }')
+    [ -n "$out" ] && break
+    sleep 0.2
+  done
+  echo "${out:--}"
+}
+
 pipeline_rate >/dev/null # warm up: first session on every node
-printf '%5s %10s %13s %6s %8s %7s\n' round local_tok/s pipeline_tok/s ratio ttft_ms events
+tasks=$(tr -d ' \n' <"$state/devnet.json" | grep -o '"tasks":\[[0-9,]*' | grep -o '[0-9][0-9]*' | sort -u | wc -l)
+printf '%5s %10s %13s %6s %8s %7s %14s %13s\n' round local_tok/s pipeline_tok/s ratio ttft_ms events local_ms/token node_ms/token
 ratios=()
 for r in $(seq "$ROUNDS"); do
   l=$(local_rate)
@@ -71,7 +96,8 @@ for r in $(seq "$ROUNDS"); do
   read -r p ttft n < <(pipeline_rate)
   ratio=$(awk -v p="$p" -v l="$l" 'BEGIN { printf "%.3f", p / l }')
   ratios+=("$ratio")
-  printf '%5d %10s %13s %6s %8s %7s\n' "$r" "$l" "$p" "$ratio" "$ttft" "$n"
+  printf '%5d %10s %13s %6s %8s %7s %14s %13s\n' "$r" "$l" "$p" "$ratio" "$ttft" "$n" \
+    "$(awk -v l="$l" 'BEGIN { printf "%.2f", 1000 / l }')" "$(node_ms "$tasks")"
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
   m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
