@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -90,16 +91,18 @@ func BenchmarkPipelineTensor64MiB(b *testing.B) {
 	reportGBps(b, size, time.Since(start))
 }
 
-// BenchmarkRoundTrip measures a Step with one 2 KiB tensor (a 512-wide f32
-// activation) and its echoed StepResult between two hosts on loopback,
-// alternating with the baseline: the same 2 KiB echoed over a plain
-// loopback TCP connection. With work set, the server spins that long
+// BenchmarkRoundTrip measures a Step with one tensor (2 KiB: a 512-wide f32
+// activation; 125 KiB: a row of logits) and its echoed StepResult between
+// two hosts on loopback, alternating with the baseline: the same bytes
+// echoed over a plain loopback TCP connection. With work set, the server spins that long
 // before answering, as a pipeline stage computes, so the idle side's
 // wake-up shows. It reports medians in µs per round trip, work excluded,
 // and their ratio.
 func BenchmarkRoundTrip(b *testing.B) {
-	for _, work := range []time.Duration{0, 2500 * time.Microsecond} {
-		b.Run("work="+work.String(), func(b *testing.B) { benchRoundTrip(b, work) })
+	for _, size := range []int{2 << 10, 125 << 10} { // an activation row; the logits of a 32000-token vocabulary
+		for _, work := range []time.Duration{0, 2500 * time.Microsecond, 15 * time.Millisecond} {
+			b.Run(fmt.Sprintf("size=%dKiB/work=%v", size>>10, work), func(b *testing.B) { benchRoundTrip(b, work, size) })
+		}
 	}
 }
 
@@ -108,7 +111,7 @@ func spin(d time.Duration) {
 	}
 }
 
-func benchRoundTrip(b *testing.B, work time.Duration) {
+func benchRoundTrip(b *testing.B, work time.Duration, size int) {
 	s := benchStream(b, func(ctx context.Context, s *Stream) {
 		for {
 			m, err := s.Recv()
@@ -123,7 +126,6 @@ func benchRoundTrip(b *testing.B, work time.Duration) {
 			}
 		}
 	})
-	const size = 2048
 	c := loopbackTCP(b, func(c net.Conn) {
 		buf := make([]byte, size)
 		for {
