@@ -16,20 +16,41 @@ type FastKernels struct {
 	mem  *hugeMemory // memory of the packed weights
 }
 
-// hugeMemory is the memory FastKernels.Pack mapped; it is unmapped when the
-// FastKernels that owns it is garbage.
+// hugeMemory is the memory FastKernels.Prepare mapped; it is unmapped when
+// the FastKernels that owns it is garbage. Copies are carved one after the
+// other out of chunks of at least hugeChunk bytes, so a matrix whose size is
+// not a multiple of the huge page does not take a partly used huge page of
+// its own (2.3 MiB would otherwise occupy 4).
 type hugeMemory struct {
 	mu       sync.Mutex
 	mappings [][]byte
+	free     []byte // the unused tail of the newest chunk
 }
 
+// hugeChunk is the least memory mapped at a time for copies.
+const hugeChunk = 32 << 20
+
+// copyAlign is the alignment of every copy in a chunk (a page: more than
+// any vector load needs).
+const copyAlign = 4096
+
 func (h *hugeMemory) alloc(n int) []byte {
-	b, m := mapHuge(n)
-	if m != nil {
-		h.mu.Lock()
-		h.mappings = append(h.mappings, m)
-		h.mu.Unlock()
+	if n < hugePage {
+		return make([]byte, n)
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	size := (n + copyAlign - 1) &^ (copyAlign - 1)
+	if len(h.free) < size {
+		b, m := mapHuge(max(size, hugeChunk))
+		if m == nil {
+			return make([]byte, n)
+		}
+		h.mappings = append(h.mappings, m)
+		h.free = b
+	}
+	b := h.free[:n:n]
+	h.free = h.free[size:]
 	return b
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,6 +234,12 @@ func (d *Daemon) loadTask(ctx context.Context, ref contract.TaskRef) error {
 		return err
 	}
 	fmt.Fprintf(d.cfg.Progress, "task %d of model %s loaded (%d bytes)\n", ref.Task, ref.Model.String()[:12], len(b))
+	// The shard bytes and the fetch buffers are garbage now, but the heap
+	// grew to hold them and the runtime would keep that memory mapped until
+	// the next collections: hand it back, so a node's resident size is its
+	// weights, not twice its largest shard.
+	b = nil
+	debug.FreeOSMemory()
 	return nil
 }
 
