@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tokens/s through a real devnet (a chain, N splitup-node processes, the
 # gateway) against one `splitup generate` process on the same model, both
-# greedy, 1 compute thread, alternating in one run; prints ratios.
+# greedy, 1 compute thread, alternating in one run (local, pipeline, local,
+# pipeline, ..., local); prints ratios.
 #
 # usage: bench/pipeline.sh [WORK_DIR]   (default ../pipeline-bench beside the checkout)
 #   NODES (8: every task of the 4 gets its own pair of processes) VRAM (45MiB: 4 tasks)
@@ -88,16 +89,22 @@ node_ms() {
 
 pipeline_rate >/dev/null # warm up: first session on every node
 tasks=$(tr -d ' \n' <"$state/devnet.json" | grep -o '"tasks":\[[0-9,]*' | grep -o '[0-9][0-9]*' | sort -u | wc -l)
-printf '%5s %10s %13s %6s %8s %7s %14s %13s\n' round local_tok/s pipeline_tok/s ratio ttft_ms events local_ms/token node_ms/token
+printf '%5s %10s %13s %6s %8s %7s %14s %13s %13s\n' round local_tok/s pipeline_tok/s ratio ttft_ms events local_ms/token node_ms/token local_around
 ratios=()
+lprev=$(local_rate)
+[ -n "$lprev" ] || { echo "splitup generate printed no rate; run it by hand on $model" >&2; exit 1; }
 for r in $(seq "$ROUNDS"); do
-  l=$(local_rate)
-  [ -n "$l" ] || { echo "splitup generate printed no rate; run it by hand on $model" >&2; exit 1; }
   read -r p ttft n < <(pipeline_rate)
+  lnext=$(local_rate)
+  # The local rate of a round is that of the runs right before and right
+  # after its pipeline run (their mean time per token), so a drift of the
+  # machine's memory bandwidth during the round weighs on both sides alike.
+  l=$(awk -v a="$lprev" -v b="$lnext" 'BEGIN { printf "%.1f", 2 / (1 / a + 1 / b) }')
   ratio=$(awk -v p="$p" -v l="$l" 'BEGIN { printf "%.3f", p / l }')
   ratios+=("$ratio")
-  printf '%5d %10s %13s %6s %8s %7s %14s %13s\n' "$r" "$l" "$p" "$ratio" "$ttft" "$n" \
-    "$(awk -v l="$l" 'BEGIN { printf "%.2f", 1000 / l }')" "$(node_ms "$tasks")"
+  printf '%5d %10s %13s %6s %8s %7s %14s %13s %13s\n' "$r" "$l" "$p" "$ratio" "$ttft" "$n" \
+    "$(awk -v l="$l" 'BEGIN { printf "%.2f", 1000 / l }')" "$(node_ms "$tasks")" "$lprev/$lnext"
+  lprev=$lnext
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
   m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
