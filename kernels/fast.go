@@ -47,6 +47,9 @@ func (h *hugeMemory) alloc(n int) []byte {
 			return make([]byte, n)
 		}
 		h.mappings = append(h.mappings, m)
+		if size >= hugeChunk { // a chunk of its own: keep the current tail for later copies
+			return b[:n:n]
+		}
 		h.free = b
 	}
 	b := h.free[:n:n]

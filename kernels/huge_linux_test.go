@@ -7,7 +7,8 @@ import (
 
 // Copies share huge-page chunks: two 3 MiB copies take one mapping, one
 // after the other, and neither overlaps the other; a copy larger than a
-// chunk gets a mapping of its own; small ones stay on the Go heap.
+// chunk gets a mapping of its own and leaves the tail of the first to the
+// next copy; small ones stay on the Go heap.
 func TestHugeMemoryCarvesChunks(t *testing.T) {
 	h := &hugeMemory{}
 	defer func() { unmapHuge(h.mappings) }()
@@ -33,6 +34,9 @@ func TestHugeMemoryCarvesChunks(t *testing.T) {
 	}
 	if c := h.alloc(hugeChunk + 1); len(c) != hugeChunk+1 || len(h.mappings) != 2 {
 		t.Fatalf("a copy over a chunk: len %d, %d mappings", len(c), len(h.mappings))
+	}
+	if d := h.alloc(3 << 20); len(h.mappings) != 2 || uintptr(unsafe.Pointer(&d[0])) < pb+uintptr(len(b)) {
+		t.Fatal("the copy after a large one did not go into the first chunk's tail")
 	}
 	if h.alloc(1000); len(h.mappings) != 2 {
 		t.Fatal("a small copy was mapped")

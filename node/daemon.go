@@ -238,7 +238,6 @@ func (d *Daemon) loadTask(ctx context.Context, ref contract.TaskRef) error {
 	// grew to hold them and the runtime would keep that memory mapped until
 	// the next collections: hand it back, so a node's resident size is its
 	// weights, not twice its largest shard.
-	b = nil
 	debug.FreeOSMemory()
 	return nil
 }
