@@ -24,6 +24,17 @@ type Session interface {
 	Close() error
 }
 
+// GreedySession is a Session that can pick the greedy token itself. The
+// gateway calls ForwardArgmax instead of Forward when it samples at
+// temperature 0: a pipeline then moves a token id instead of a row of
+// logits as wide as the vocabulary.
+type GreedySession interface {
+	Session
+	// ForwardArgmax is Forward followed by sample.Argmax of the logits:
+	// the index of the largest, the first one on ties.
+	ForwardArgmax(ctx context.Context, tokens []int32, pos int) (int, error)
+}
+
 // Tokenizer converts between text and token ids for one model.
 // It must be safe for concurrent use.
 type Tokenizer interface {

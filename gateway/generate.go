@@ -45,7 +45,7 @@ func (s *Service) generate(ctx context.Context, g wire.GenerateRequest, emit fun
 	}
 	defer s.release()
 
-	run := &generation{svc: s, m: m, req: g, emit: emit, sampler: sample.New(scfg),
+	run := &generation{svc: s, m: m, req: g, emit: emit, sampler: sample.New(scfg), greedy: scfg.Temperature == 0,
 		filter: newTextFilter(g.Stop), history: toInt32(prompt)}
 	defer run.close()
 	res, err := run.loop(ctx)
@@ -75,6 +75,7 @@ type generation struct {
 	req     wire.GenerateRequest
 	emit    func(string) error
 	sampler *sample.Sampler
+	greedy  bool // temperature 0: the next token is the argmax of the logits
 	filter  *textFilter
 	sess    Session
 	history []int32 // every token the session has been (or will be) fed, prompt first
@@ -85,19 +86,15 @@ type generation struct {
 
 // loop prefills the prompt, then samples until a stop condition.
 func (r *generation) loop(ctx context.Context) (wire.GenerateResult, error) {
-	logits, err := r.forward(ctx)
-	if err != nil {
-		return wire.GenerateResult{}, err
-	}
 	prompt := len(r.history)
 	for {
+		next, err := r.next(ctx)
+		if err != nil {
+			return wire.GenerateResult{CompletionTokens: len(r.history) - prompt}, err
+		}
 		if err := ctx.Err(); err != nil {
 			return wire.GenerateResult{}, err
 		}
-		if len(logits) == 0 {
-			return wire.GenerateResult{}, errors.New("engine returned no logits")
-		}
-		next := r.sampler.Next(logits)
 		prev := int(r.history[len(r.history)-1])
 		r.history = append(r.history, int32(next))
 		n := len(r.history) - prompt
@@ -115,10 +112,30 @@ func (r *generation) loop(ctx context.Context) (wire.GenerateResult, error) {
 		if n >= r.req.MaxTokens || len(r.history) >= r.m.ContextLength {
 			return r.finish(res, wire.FinishLength)
 		}
-		if logits, err = r.forward(ctx); err != nil {
-			return res, err
-		}
 	}
+}
+
+// next runs the tokens of history the session has not seen yet and picks
+// the next token: at temperature 0 by the session itself when it can
+// (GreedySession), otherwise by the sampler from the logits.
+func (r *generation) next(ctx context.Context) (int, error) {
+	var next int
+	err := r.forward(ctx, func(sess Session, tokens []int32, pos int) error {
+		if g, ok := sess.(GreedySession); ok && r.greedy {
+			id, err := g.ForwardArgmax(ctx, tokens, pos)
+			next = id
+			return err
+		}
+		logits, err := sess.Forward(ctx, tokens, pos)
+		if err == nil && len(logits) == 0 {
+			err = errors.New("engine returned no logits")
+		}
+		if err == nil {
+			next = r.sampler.Next(logits)
+		}
+		return err
+	})
+	return next, err
 }
 
 // out records and emits filtered text.
@@ -143,25 +160,25 @@ func (r *generation) finish(res wire.GenerateResult, reason string) (wire.Genera
 	return res, nil
 }
 
-// forward runs the tokens of history the session has not seen yet and
-// returns the last logits. If the session is lost it opens a new one and
-// replays the whole history in one prefill.
-func (r *generation) forward(ctx context.Context) ([]float32, error) {
+// forward runs step on the tokens of history the session has not seen
+// yet. If the session is lost it opens a new one and replays the whole
+// history in one prefill.
+func (r *generation) forward(ctx context.Context, step func(sess Session, tokens []int32, pos int) error) error {
 	for {
 		if r.sess == nil {
 			sess, err := r.m.Engine.NewSession(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("open session: %w", err)
+				return fmt.Errorf("open session: %w", err)
 			}
 			r.sess, r.done = sess, 0
 		}
-		logits, err := r.sess.Forward(ctx, r.history[r.done:], r.done)
+		err := step(r.sess, r.history[r.done:], r.done)
 		if err == nil {
 			r.done = len(r.history)
-			return logits, nil
+			return nil
 		}
 		if !errors.Is(err, ErrSessionLost) || r.rebuild >= r.svc.cfg.MaxRebuilds {
-			return nil, fmt.Errorf("forward at position %d: %w", r.done, err)
+			return fmt.Errorf("forward at position %d: %w", r.done, err)
 		}
 		r.rebuild++
 		r.close()

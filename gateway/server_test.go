@@ -71,6 +71,40 @@ func TestCompletionGreedy(t *testing.T) {
 	}
 }
 
+// TestGreedySessionPicksToken checks that at temperature 0 the gateway lets
+// a GreedySession pick the token (through a lost session and its rebuild),
+// with the same text as sampling the logits, and that it samples the logits
+// itself at any other temperature.
+func TestGreedySessionPicksToken(t *testing.T) {
+	for _, body := range []string{
+		`{"model":"test-model","prompt":"Hello","max_tokens":40,"temperature":0}`,
+		`{"model":"test-model","prompt":"Hello","max_tokens":40,"temperature":1,"seed":5}`,
+	} {
+		_, ts := testSetup(t, newTestEngine(), nil)
+		_, want := post(t, ts.URL+"/v1/completions", body)
+		e := newTestEngine()
+		e.greedy = true
+		lost := false
+		e.fail = func(call, pos int) error {
+			if pos == 20 && !lost {
+				lost = true
+				return fmt.Errorf("node left: %w", ErrSessionLost)
+			}
+			return nil
+		}
+		_, ts2 := testSetup(t, e, nil)
+		_, got := post(t, ts2.URL+"/v1/completions", body)
+		w, g := decodeInto[wire.CompletionResponse](t, want), decodeInto[wire.CompletionResponse](t, got)
+		if len(g.Choices) != 1 || g.Choices[0].Text != w.Choices[0].Text || *g.Usage != *w.Usage {
+			t.Fatalf("%s: greedy session %s\nlogits %s", body, got, want)
+		}
+		greedy := strings.Contains(body, `"temperature":0}`)
+		if n := e.argmaxes; greedy && n != e.forwards || !greedy && n != 0 || !lost || e.opened != 2 {
+			t.Errorf("%s: %d ForwardArgmax of %d calls, lost %v, %d sessions opened (want 2)", body, n, e.forwards, lost, e.opened)
+		}
+	}
+}
+
 func TestCompletionEOSAndStop(t *testing.T) {
 	e := newTestEngine()
 	e.eosAt = 9

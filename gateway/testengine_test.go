@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/splitup/splitup/sample"
 )
 
 // This file defines the test engine and tokenizer used by the gateway's
@@ -65,6 +67,10 @@ type testEngine struct {
 	blocked chan struct{}
 	// sessionErr, if set, is returned by NewSession.
 	sessionErr error
+	// greedy makes sessions GreedySessions; argmaxes counts their
+	// ForwardArgmax calls.
+	greedy   bool
+	argmaxes int
 }
 
 func newTestEngine() *testEngine { return &testEngine{script: testScript} }
@@ -77,7 +83,25 @@ func (e *testEngine) NewSession(ctx context.Context) (Session, error) {
 	}
 	e.open++
 	e.opened++
-	return &testSession{e: e, logits: make([]float32, testVocab)}, nil
+	s := &testSession{e: e, logits: make([]float32, testVocab)}
+	if e.greedy {
+		return greedySession{s}, nil
+	}
+	return s, nil
+}
+
+// greedySession picks the argmax itself, as a pipeline's last node does.
+type greedySession struct{ *testSession }
+
+func (s greedySession) ForwardArgmax(ctx context.Context, tokens []int32, pos int) (int, error) {
+	s.e.mu.Lock()
+	s.e.argmaxes++
+	s.e.mu.Unlock()
+	logits, err := s.Forward(ctx, tokens, pos)
+	if err != nil {
+		return 0, err
+	}
+	return sample.Argmax(logits), nil
 }
 
 func (e *testEngine) openSessions() int {

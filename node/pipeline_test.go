@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -230,3 +232,98 @@ func checkCustody(t *testing.T, c *cluster, n, reports int) {
 
 // rows is the number of positions a session's first input covered.
 func rows(e node.SessionEnd) int { return len(e.Record.Rows(e.Inputs[0].Name)) }
+
+// TestPipelineArgmax checks greedy decoding where the last node sends only
+// the argmax of the logits: the tokens are those of greedy decoding on the
+// full logits, every node records the same tensors as in a session that
+// moves the logits, and a node asked for the argmax of something that is
+// not an f32 output of its task refuses the step.
+func TestPipelineArgmax(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	n := len(c.tasks)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	h := c.serve(t, all...)
+	res := &staticResolver{primary: map[int]string{}}
+	for i := range all {
+		res.primary[i] = h.Addrs()[0]
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	client, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	run := func(id string, greedy bool) []int32 {
+		sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: id, Tasks: c.tasks, Resolver: res})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		hist := []int32{1, 403, 407} // a batched prefill, then single steps
+		done := 0
+		for len(hist) < 60 {
+			var next int
+			if greedy {
+				next, err = sess.ForwardArgmax(ctx, hist[done:], done)
+			} else {
+				var logits []float32
+				if logits, err = sess.Forward(ctx, hist[done:], done); err == nil {
+					next = sample.Argmax(logits)
+				}
+			}
+			if err != nil {
+				t.Fatalf("%s at %d: %v", id, done, err)
+			}
+			done = len(hist)
+			hist = append(hist, int32(next))
+		}
+		return hist
+	}
+	want, got := run("full", false), run("argmax", true)
+	if !slices.Equal(got, want) {
+		t.Fatalf("argmax tokens %v\nlogits tokens %v", got, want)
+	}
+	ends := map[string]map[uint32]node.SessionEnd{"full": {}, "argmax": {}}
+	for range 2 * n {
+		select {
+		case e := <-c.ends:
+			ends[e.SessionID][e.Key.Task] = e
+		case <-time.After(10 * time.Second):
+			t.Fatal("sessions did not all report their commitments")
+		}
+	}
+	for task, f := range ends["full"] {
+		a := ends["argmax"][task]
+		if !slices.Equal(a.Outputs, f.Outputs) || !slices.Equal(a.Inputs, f.Inputs) {
+			t.Errorf("task %d recorded different tensors when sending the argmax", task)
+		}
+	}
+
+	s, err := client.OpenPipeline(ctx, h.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	if err := s.Send(&p2p.OpenSession{SessionID: "bad", ModelID: c.model, TaskID: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	tok := exec.I32s(1).Frame()
+	step := &p2p.Step{SessionID: "bad", Positions: []int32{0}, Tensors: []p2p.NamedTensor{{Name: c.tasks[0].Inputs[0], Frame: *tok}}, Argmax: []string{"logits"}}
+	if err := s.Send(step); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := s.Recv()
+	if e, ok := reply.(*p2p.Error); err != nil || !ok || e.Code != p2p.CodeBadInput || !strings.Contains(e.Text, `argmax of "logits"`) {
+		t.Fatalf("argmax of a tensor task 0 does not output: reply %v, %v", reply, err)
+	}
+}

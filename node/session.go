@@ -1,12 +1,16 @@
 package node
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/splitup/splitup/exec"
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/p2p"
+	"github.com/splitup/splitup/sample"
 )
 
 // PosInput is the graph input fed from Step.Positions.
@@ -24,6 +28,7 @@ type session struct {
 	rows  int // positions consumed so far
 	fault *Fault
 	busy  time.Duration // compute time of the steps
+	row   []float32     // scratch for argmax
 }
 
 // step runs one Step: inputs by name (positions from the message), outputs
@@ -63,9 +68,42 @@ func (s *session) step(m *p2p.Step) (*p2p.StepResult, *p2p.Error) {
 	for i := range res.Tensors {
 		s.rec.add(res.Tensors[i].Name, &res.Tensors[i].Frame)
 	}
+	if err := s.argmax(res, m.Argmax); err != nil {
+		return nil, err
+	}
 	s.steps++
 	s.rows += n
 	return res, nil
+}
+
+// argmax replaces the outputs named in names (already recorded in full)
+// by the index of each row's largest value, as greedy sampling picks it.
+func (s *session) argmax(res *p2p.StepResult, names []string) *p2p.Error {
+	for _, name := range names {
+		i := slices.IndexFunc(res.Tensors, func(t p2p.NamedTensor) bool { return t.Name == name })
+		if i < 0 {
+			return errorf(p2p.CodeBadInput, "argmax of %q asked; task %d outputs %v", name, s.key.Task, s.t.out)
+		}
+		f := &res.Tensors[i].Frame
+		if f.DType != ir.F32 || len(f.Shape) != 2 || f.Shape[1] == 0 {
+			return errorf(p2p.CodeBadInput, "argmax of %q asked; it is %v %v, not f32 [rows width]", name, f.DType, f.Shape)
+		}
+		rows, w := f.Shape[0], f.Shape[1]
+		if cap(s.row) < w {
+			s.row = make([]float32, w)
+		}
+		row := s.row[:w]
+		idx := make([]byte, 4*rows)
+		for r := range rows {
+			data := f.Data[4*r*w:]
+			for j := range row {
+				row[j] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*j:]))
+			}
+			binary.LittleEndian.PutUint32(idx[4*r:], uint32(sample.Argmax(row)))
+		}
+		res.Tensors[i].Frame = ir.Frame{DType: ir.I32, Shape: ir.Shape{rows}, Data: idx}
+	}
+	return nil
 }
 
 func (s *session) inputs(m *p2p.Step, n int) (map[string]exec.Tensor, *p2p.Error) {

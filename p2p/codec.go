@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/splitup/splitup/ir"
 )
@@ -70,6 +71,25 @@ func (e *encoder) tensors(ts []NamedTensor) error {
 		e.u64(uint64(len(h) + len(t.Frame.Data)))
 		e.raw(h)
 		e.raw(t.Frame.Data)
+	}
+	return nil
+}
+
+// names writes a list of distinct tensor names.
+func (e *encoder) names(ns []string) error {
+	if len(ns) > MaxTensorsPerMessage {
+		return fmt.Errorf("%w: %d names > %d", ErrTooLarge, len(ns), MaxTensorsPerMessage)
+	}
+	e.u32(uint32(len(ns)))
+	for i, n := range ns {
+		if err := checkName(n); err != nil {
+			return err
+		}
+		if slices.Contains(ns[:i], n) {
+			return fmt.Errorf("%w: name %q appears twice", ErrMalformed, n)
+		}
+		e.u32(uint32(len(n)))
+		e.raw([]byte(n))
 	}
 	return nil
 }
@@ -298,6 +318,31 @@ func (d *decoder) tensors() []NamedTensor {
 		ts = append(ts, NamedTensor{Name: name, Frame: *f})
 	}
 	return ts
+}
+
+// names reads a list of distinct tensor names.
+func (d *decoder) names() []string {
+	n := d.count("names", MaxTensorsPerMessage, 4+1)
+	if n == 0 {
+		return nil
+	}
+	ns := make([]string, 0, n)
+	for range n {
+		name := d.str("name", ir.MaxName)
+		if d.err != nil {
+			return nil
+		}
+		if err := checkName(name); err != nil {
+			d.err = err
+			return nil
+		}
+		if slices.Contains(ns, name) {
+			d.fail("name %q appears twice", name)
+			return nil
+		}
+		ns = append(ns, name)
+	}
+	return ns
 }
 
 // mapFrameErr adds this package's sentinel to an ir decoding error.

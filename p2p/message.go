@@ -8,23 +8,24 @@ import (
 	"github.com/splitup/splitup/ir"
 )
 
-// Pipeline message format, version 1. A message is a 14-byte header
+// Pipeline message format, version 2. A message is a 14-byte header
 // followed by the payload:
 //
 //	magic   4 bytes  "SPUM"
-//	version 1 byte   1
+//	version 1 byte   2
 //	type    1 byte   MsgType
 //	length  8 bytes  payload length, unsigned little-endian
 //
 // Payload fields are fixed-width little-endian integers; a string is a u32
 // length and its bytes; a tensor list is a u32 count, then per tensor its
-// name (string), a u64 frame length and the canonical ir.Frame encoding.
+// name (string), a u64 frame length and the canonical ir.Frame encoding; a
+// name list is a u32 count and the names (strings).
 // Every encoding is canonical: decoding then encoding gives the same bytes.
 const (
 	// MessageMagic opens every pipeline message.
 	MessageMagic = "SPUM"
 	// MessageVersion is the format version this build reads and writes.
-	MessageVersion = 1
+	MessageVersion = 2
 	// MessageHeaderLen is the length of the header before the payload.
 	MessageHeaderLen = len(MessageMagic) + 2 + 8
 )
@@ -133,6 +134,11 @@ type Step struct {
 	Positions []int32
 	// Tensors are the task's inputs; batched ones have len(Positions) rows.
 	Tensors []NamedTensor
+	// Argmax names outputs (f32, [rows width]) to answer with the index of
+	// each row's largest value, the first one on ties (i32, [rows]), in
+	// place of the rows: all that greedy sampling needs of the logits, 4
+	// bytes per row instead of 4×width. The node still records the rows.
+	Argmax []string
 }
 
 // StepResult carries the outputs of one step.
@@ -226,7 +232,10 @@ func (m *Step) encode(e *encoder) error {
 	for _, p := range m.Positions {
 		e.u32(uint32(p))
 	}
-	return e.tensors(m.Tensors)
+	if err := e.tensors(m.Tensors); err != nil {
+		return err
+	}
+	return e.names(m.Argmax)
 }
 
 func (m *StepResult) encode(e *encoder) error {
@@ -266,6 +275,7 @@ func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 			}
 		}
 		s.Tensors = d.tensors()
+		s.Argmax = d.names()
 		m = s
 	case TypeStepResult:
 		r := &StepResult{SessionID: d.str("session id", MaxSessionID), Index: d.u64()}

@@ -39,6 +39,7 @@ func sampleMessages() []Message {
 			{Name: "empty", Frame: testFrame(0, 8)},
 		}},
 		&Step{},
+		&Step{SessionID: "g", Index: 1, Positions: []int32{4}, Tensors: []NamedTensor{{Name: "x", Frame: testFrame(1, 8)}}, Argmax: []string{"logits", "aux"}},
 		&StepResult{SessionID: "s", Index: 9, Tensors: []NamedTensor{{Name: "logits", Frame: testFrame(1, 512)}}},
 		&StepResult{},
 		&Error{Code: CodeUnknownSession, Text: "no session \"x\""},
@@ -129,6 +130,11 @@ func TestDecodeMessageErrors(t *testing.T) {
 		binary.LittleEndian.PutUint64(b[6:], 10_000_000_000)
 		return b
 	})
+	dupArgmax, err := EncodeMessage(&Step{Argmax: []string{"ab", "ac"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dupArgmax[len(dupArgmax)-1] = 'b' // "ac" becomes "ab"
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -137,11 +143,12 @@ func TestDecodeMessageErrors(t *testing.T) {
 	}{
 		{"short", good[:5], ErrMalformed, "shorter than a header"},
 		{"magic", mut(func(b []byte) []byte { b[0] = 'X'; return b }), ErrMalformed, "bad magic"},
-		{"version", mut(func(b []byte) []byte { b[4] = 2; return b }), ErrMalformed, "version 2"},
+		{"version", mut(func(b []byte) []byte { b[4] = 1; return b }), ErrMalformed, "version 1"},
 		{"unknown type", mut(func(b []byte) []byte { b[5] = 99; return b }), ErrMalformed, "unknown message type 99"},
 		{"type zero", mut(func(b []byte) []byte { b[5] = 0; return b }), ErrMalformed, "unknown message type 0"},
 		{"10 GB claim", big, ErrTooLarge, "claims 10000000000 payload bytes"},
 		{"truncated", good[:len(good)-1], ErrMalformed, "header says"},
+		{"argmax twice", dupArgmax, ErrMalformed, `name "ab" appears twice`},
 		{"trailing", mut(func(b []byte) []byte {
 			binary.LittleEndian.PutUint64(b[6:], uint64(len(b)-MessageHeaderLen+1))
 			return append(b, 0)
@@ -173,6 +180,8 @@ func TestEncodeMessageErrors(t *testing.T) {
 	for _, m := range []Message{
 		nil,
 		&Step{Tensors: dup},
+		&Step{Argmax: []string{"logits", "logits"}},
+		&Step{Argmax: []string{""}},
 		&Step{Tensors: []NamedTensor{{Name: "", Frame: testFrame(1)}}},
 		&Step{Tensors: []NamedTensor{{Name: "x", Frame: bad}}},
 		&StepResult{Tensors: []NamedTensor{{Name: strings.Repeat("n", ir.MaxName+1), Frame: testFrame(1)}}},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/splitup/splitup/ir"
@@ -58,6 +59,42 @@ func Open(cfg Config) (*Session, error) {
 
 // Forward runs tokens at positions pos.. and returns the last row's logits.
 func (s *Session) Forward(ctx context.Context, tokens []int32, pos int) ([]float32, error) {
+	l, err := s.forward(ctx, tokens, pos, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.lastRow(l)
+}
+
+// ForwardArgmax is Forward for greedy decoding: it returns the index of the
+// largest of the last row's logits, the first on ties (sample.Argmax). The
+// node that computes the logits picks it, so a token id crosses the
+// network instead of a row as wide as the vocabulary; the node still
+// records the logits in full.
+func (s *Session) ForwardArgmax(ctx context.Context, tokens []int32, pos int) (int, error) {
+	for _, t := range s.cfg.Tasks {
+		if slices.Contains(t.Inputs, Logits) {
+			return 0, fmt.Errorf("pipeline: task %d reads %q, so the logits cannot be reduced to their argmax", t.ID, Logits)
+		}
+	}
+	l, err := s.forward(ctx, tokens, pos, []string{Logits})
+	if err != nil {
+		return 0, err
+	}
+	n := len(tokens)
+	if l.DType != ir.I32 || len(l.Shape) != 1 || l.Shape[0] != n || l.Check() != nil {
+		return 0, fmt.Errorf("pipeline: argmax of the logits is %v %v, want i32 [%d]", l.DType, l.Shape, n)
+	}
+	v := int32(binary.LittleEndian.Uint32(l.Data[4*(n-1):]))
+	if v < 0 {
+		return 0, fmt.Errorf("pipeline: argmax of the logits is %d", v)
+	}
+	return int(v), nil
+}
+
+// forward runs tokens at positions pos.. and returns the Logits tensor
+// (reduced to argmax row indices when argmax names it).
+func (s *Session) forward(ctx context.Context, tokens []int32, pos int, argmax []string) (*ir.Frame, error) {
 	n := len(tokens)
 	if n == 0 {
 		return nil, errors.New("pipeline: no tokens")
@@ -68,7 +105,7 @@ func (s *Session) Forward(ctx context.Context, tokens []int32, pos int) ([]float
 		positions[i] = int32(pos + i)
 		binary.LittleEndian.PutUint32(tok[4*i:], uint32(tokens[i]))
 	}
-	values, err := s.Run(ctx, positions, []p2p.NamedTensor{{Name: Tokens, Frame: ir.Frame{DType: ir.I32, Shape: ir.Shape{n}, Data: tok}}})
+	values, err := s.step(ctx, positions, []p2p.NamedTensor{{Name: Tokens, Frame: ir.Frame{DType: ir.I32, Shape: ir.Shape{n}, Data: tok}}}, argmax)
 	if err != nil {
 		return nil, err
 	}
@@ -76,13 +113,19 @@ func (s *Session) Forward(ctx context.Context, tokens []int32, pos int) ([]float
 	if !ok {
 		return nil, fmt.Errorf("pipeline: no task produced %q", Logits)
 	}
-	return s.lastRow(&l.Frame)
+	return &l.Frame, nil
 }
 
 // Run is one step of any graph: the model inputs (rows first) for the given
 // positions go to the tasks that read them, tasks of one level run in
 // parallel, and every value produced is returned by name.
 func (s *Session) Run(ctx context.Context, positions []int32, inputs []p2p.NamedTensor) (map[string]p2p.NamedTensor, error) {
+	return s.step(ctx, positions, inputs, nil)
+}
+
+// step is Run; the tasks that produce an output named in argmax are asked
+// for its argmax rows instead (p2p.Step.Argmax).
+func (s *Session) step(ctx context.Context, positions []int32, inputs []p2p.NamedTensor, argmax []string) (map[string]p2p.NamedTensor, error) {
 	values := map[string]p2p.NamedTensor{}
 	for _, in := range inputs {
 		values[in.Name] = in
@@ -93,14 +136,14 @@ func (s *Session) Run(ctx context.Context, positions []int32, inputs []p2p.Named
 		if len(level) == 1 {
 			// No goroutine for a lone task: the hand-off would add a
 			// wake-up to every step of a plain pipeline.
-			outs[0], errs[0] = s.run(ctx, s.links[level[0]], positions, values)
+			outs[0], errs[0] = s.run(ctx, s.links[level[0]], positions, values, argmax)
 		} else {
 			var wg sync.WaitGroup
 			for j, ti := range level {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					outs[j], errs[j] = s.run(ctx, s.links[ti], positions, values)
+					outs[j], errs[j] = s.run(ctx, s.links[ti], positions, values, argmax)
 				}()
 			}
 			wg.Wait()
@@ -135,7 +178,13 @@ func (s *Session) lastRow(f *ir.Frame) ([]float32, error) {
 
 // run sends one step to l's node, failing over to a replacement node when
 // the stream breaks.
-func (s *Session) run(ctx context.Context, l *link, positions []int32, values map[string]p2p.NamedTensor) ([]p2p.NamedTensor, error) {
+func (s *Session) run(ctx context.Context, l *link, positions []int32, values map[string]p2p.NamedTensor, argmax []string) ([]p2p.NamedTensor, error) {
+	var reduce []string
+	for _, name := range argmax {
+		if slices.Contains(l.task.Outputs, name) {
+			reduce = append(reduce, name)
+		}
+	}
 	var ins []p2p.NamedTensor
 	for _, name := range l.task.Inputs {
 		if name == Pos {
@@ -149,7 +198,7 @@ func (s *Session) run(ctx context.Context, l *link, positions []int32, values ma
 	}
 	for {
 		start := nowNano()
-		res, err := s.try(ctx, l, &p2p.Step{SessionID: s.cfg.SessionID, Positions: positions, Tensors: ins})
+		res, err := s.try(ctx, l, &p2p.Step{SessionID: s.cfg.SessionID, Positions: positions, Tensors: ins, Argmax: reduce})
 		if err == nil {
 			if s.Timing != nil {
 				s.Timing(l.task.ID, start, nowNano())

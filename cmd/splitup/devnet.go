@@ -416,7 +416,7 @@ func (d *devnet) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	eng, err := newChainEngine(ctx, d.client, signer, d.host, d.dep.ID, d.model.Config.Context)
+	eng, err := newChainEngine(ctx, d.client, signer, d.host, d.dep.ID, d.model.Config.Context, d.model.Config.Vocab)
 	if err != nil {
 		return err
 	}

@@ -26,11 +26,12 @@ type chainEngine struct {
 	model     contract.Hash
 	tasks     []pipeline.Task
 	maxTokens uint32 // positions one execution may run (the model's context)
+	vocab     int    // the model's vocabulary size
 	maxFee    uint64 // escrow per execution, base units
 }
 
 // newChainEngine reads the model and the price parameters from the chain.
-func newChainEngine(ctx context.Context, c chain.Client, s *chain.Signer, h *p2p.Host, model contract.Hash, contextLen int) (*chainEngine, error) {
+func newChainEngine(ctx context.Context, c chain.Client, s *chain.Signer, h *p2p.Host, model contract.Hash, contextLen, vocab int) (*chainEngine, error) {
 	var m contract.ModelInfo
 	if err := queryInto(ctx, c, "model/"+model.String(), &m); err != nil {
 		return nil, err
@@ -39,7 +40,7 @@ func newChainEngine(ctx context.Context, c chain.Client, s *chain.Signer, h *p2p
 	if err := queryInto(ctx, c, "params", &p); err != nil {
 		return nil, err
 	}
-	e := &chainEngine{client: c, signer: s, host: h, model: model, tasks: pipeline.TasksOf(&m), maxTokens: uint32(contextLen)}
+	e := &chainEngine{client: c, signer: s, host: h, model: model, tasks: pipeline.TasksOf(&m), maxTokens: uint32(contextLen), vocab: vocab}
 	fee, err := executionFee(p, &m, e.maxTokens)
 	if err != nil {
 		return nil, err
@@ -133,13 +134,31 @@ type chainSession struct {
 func (s *chainSession) Forward(ctx context.Context, tokens []int32, pos int) ([]float32, error) {
 	logits, err := s.ps.Forward(ctx, tokens, pos)
 	if err != nil {
-		s.failed = true
-		if ctx.Err() != nil || errors.Is(err, gateway.ErrUnavailable) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("execution %d: %w: %v", s.exec, gateway.ErrSessionLost, err)
+		return nil, s.lost(ctx, err)
 	}
 	return logits, nil
+}
+
+// ForwardArgmax is Forward for greedy decoding (gateway.GreedySession): the
+// node holding the logits sends only their argmax.
+func (s *chainSession) ForwardArgmax(ctx context.Context, tokens []int32, pos int) (int, error) {
+	id, err := s.ps.ForwardArgmax(ctx, tokens, pos)
+	if err == nil && id >= s.e.vocab {
+		err = fmt.Errorf("the last stage picked token %d of a %d-token vocabulary", id, s.e.vocab)
+	}
+	if err != nil {
+		return 0, s.lost(ctx, err)
+	}
+	return id, nil
+}
+
+// lost marks the session failed and says how the gateway should take err.
+func (s *chainSession) lost(ctx context.Context, err error) error {
+	s.failed = true
+	if ctx.Err() != nil || errors.Is(err, gateway.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("execution %d: %w: %v", s.exec, gateway.ErrSessionLost, err)
 }
 
 // Close ends the node sessions (the nodes then commit their results). A
