@@ -10,7 +10,9 @@
 //     and, when one fails, waits for its replacement (the chain reassigns).
 //  2. Open a Session; each Forward(tokens, pos) sends "tokens" (and the
 //     positions) to the tasks that read them, passes every task's outputs to
-//     the tasks that read them, and returns the last row of "logits".
+//     the tasks that read them, and returns the last row of "logits";
+//     ForwardArgmax, for greedy decoding, returns only the index of its
+//     largest value, which the node holding the logits picks.
 //  3. When a node's stream breaks, the session reports it, opens a stream to
 //     the replacement and replays that task's inputs so far as one batched
 //     step (the kernels are batch invariant, so the cache is bit-identical),
