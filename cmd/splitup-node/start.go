@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 
@@ -20,7 +21,7 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	home := fs.String("home", "", "node directory made by 'splitup-node init' (required)")
 	rpc := fs.String("rpc", rpcDefault(), "validator RPC address; $SPLITUP_RPC overrides the default")
 	listen := fs.String("listen", "", "p2p listen multiaddr, the one registered (e.g. /ip4/192.0.2.7/tcp/4001) (required)")
-	threads := fs.Int("threads", runtime.NumCPU(), "compute threads per task run")
+	threads := fs.Int("threads", runtime.NumCPU(), "compute threads per task run; the process runs Go code on at most this many CPUs (GOMAXPROCS) unless $GOMAXPROCS says otherwise")
 	var peers multiFlag
 	fs.Var(&peers, "peer", "p2p address (with /p2p/ID) to fetch shards from, e.g. the deployer's; repeatable")
 	fault := fs.String("fault", "", "TEST ONLY: misbehave on purpose, 'wrong-output=RATE' or 'withhold'; off by default (an honest node)")
@@ -34,6 +35,7 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *threads < 1 {
 		return usagef("--threads must be at least 1, got %d", *threads)
 	}
+	limitProcs(*threads)
 	key, err := readNodeKey(*home)
 	if err != nil {
 		return err
@@ -105,4 +107,15 @@ func checkRegistration(ctx context.Context, d *node.Daemon, host *p2p.Host, log 
 	}
 	log.Warn("the registered p2p address is not one this node listens on; gateways dial the registered one", "registered", info.P2PAddr, "listening", host.Addrs())
 	return nil
+}
+
+// limitProcs runs the process's Go code on at most threads CPUs. A node
+// computes on threads goroutines and idles between steps; more Ps than that
+// only let the runtime wake spare threads for network goroutines, which then
+// take the CPU from the compute thread (devnets run several nodes on one
+// machine). An explicit $GOMAXPROCS wins.
+func limitProcs(threads int) {
+	if os.Getenv("GOMAXPROCS") == "" && threads < runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(threads)
+	}
 }
