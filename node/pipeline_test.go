@@ -327,3 +327,61 @@ func TestPipelineArgmax(t *testing.T) {
 		t.Fatalf("argmax of a tensor task 0 does not output: reply %v, %v", reply, err)
 	}
 }
+
+// TestPipelineArgmaxFailover loses the node of every task, the last one
+// included, halfway through a greedy session: the replacements rebuild
+// their caches from replays (the last task's answered with argmax rows) and
+// the tokens are those of greedy decoding in one local process.
+func TestPipelineArgmaxFailover(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	all := make([]int, len(c.tasks))
+	for i := range all {
+		all[i] = i
+	}
+	primary := c.serve(t, all...)
+	res := &staticResolver{primary: map[int]string{}, backup: c.serve(t, all...).Addrs()[0]}
+	for i := range all {
+		res.primary[i] = primary.Addrs()[0]
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	client, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: "s", Tasks: c.tasks, Resolver: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	local, err := exec.New(m.Graph, m, exec.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	ls := local.NewSession()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tok := int32(1)
+	for pos := range 60 {
+		if pos == 30 {
+			primary.Close()
+		}
+		got, err := sess.ForwardArgmax(ctx, []int32{tok}, pos)
+		if err != nil {
+			t.Fatalf("step %d: %v", pos, err)
+		}
+		out, err := ls.Run(map[string]exec.Tensor{"tokens": exec.I32s(tok), "pos": exec.I32s(int32(pos))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := sample.Argmax(out["logits"].F32); got != want {
+			t.Fatalf("step %d: token %d over the pipeline, %d locally", pos, got, want)
+		}
+		tok = int32(got)
+	}
+	if len(res.failed) != len(c.tasks) {
+		t.Fatalf("%d of %d tasks failed over", len(res.failed), len(c.tasks))
+	}
+}

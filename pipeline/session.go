@@ -23,6 +23,9 @@ type Session struct {
 	levels [][]int
 	links  []*link
 	logits []float32
+	// reducible: no task reads Logits, so a node may answer with their
+	// argmax instead (ForwardArgmax, and replays, whose results are unused).
+	reducible bool
 	// Timing, when set, receives each task's step start and end (for tests
 	// that show parallel branches overlap).
 	Timing func(task int, start, end int64)
@@ -50,7 +53,12 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, levels: lv}
+	s := &Session{cfg: cfg, levels: lv, reducible: true}
+	for _, t := range cfg.Tasks {
+		if slices.Contains(t.Inputs, Logits) {
+			s.reducible = false
+		}
+	}
 	for _, t := range cfg.Tasks {
 		s.links = append(s.links, &link{task: t, hist: newHistory()})
 	}
@@ -72,10 +80,8 @@ func (s *Session) Forward(ctx context.Context, tokens []int32, pos int) ([]float
 // network instead of a row as wide as the vocabulary; the node still
 // records the logits in full.
 func (s *Session) ForwardArgmax(ctx context.Context, tokens []int32, pos int) (int, error) {
-	for _, t := range s.cfg.Tasks {
-		if slices.Contains(t.Inputs, Logits) {
-			return 0, fmt.Errorf("pipeline: task %d reads %q, so the logits cannot be reduced to their argmax", t.ID, Logits)
-		}
+	if !s.reducible {
+		return 0, fmt.Errorf("pipeline: a task reads %q, so the logits cannot be reduced to their argmax", Logits)
 	}
 	l, err := s.forward(ctx, tokens, pos, []string{Logits})
 	if err != nil {
@@ -282,7 +288,11 @@ func (s *Session) connect(ctx context.Context, l *link) error {
 	if len(l.hist.pos) == 0 {
 		return nil
 	}
-	_, err = l.exchange(l.hist.step(s.cfg.SessionID)) // rebuild the KV cache
+	replay := l.hist.step(s.cfg.SessionID)
+	if s.reducible && slices.Contains(l.task.Outputs, Logits) {
+		replay.Argmax = []string{Logits} // the replay's logits are not used: do not send a row per position
+	}
+	_, err = l.exchange(replay) // rebuild the KV cache
 	return err
 }
 
