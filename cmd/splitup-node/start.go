@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 
+	clicmd "github.com/splitup/splitup/internal/cli"
 	"github.com/splitup/splitup/node"
 	"github.com/splitup/splitup/p2p"
 )
@@ -35,7 +35,7 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *threads < 1 {
 		return usagef("--threads must be at least 1, got %d", *threads)
 	}
-	limitProcs(*threads)
+	clicmd.LimitProcs(*threads) // devnets run several nodes on one machine
 	key, err := readNodeKey(*home)
 	if err != nil {
 		return err
@@ -107,15 +107,4 @@ func checkRegistration(ctx context.Context, d *node.Daemon, host *p2p.Host, log 
 	}
 	log.Warn("the registered p2p address is not one this node listens on; gateways dial the registered one", "registered", info.P2PAddr, "listening", host.Addrs())
 	return nil
-}
-
-// limitProcs runs the process's Go code on at most threads CPUs. A node
-// computes on threads goroutines and idles between steps; more Ps than that
-// only let the runtime wake spare threads for network goroutines, which then
-// take the CPU from the compute thread (devnets run several nodes on one
-// machine). An explicit $GOMAXPROCS wins.
-func limitProcs(threads int) {
-	if os.Getenv("GOMAXPROCS") == "" && threads < runtime.GOMAXPROCS(0) {
-		runtime.GOMAXPROCS(threads)
-	}
 }

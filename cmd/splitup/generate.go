@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/splitup/splitup/exec"
+	"github.com/splitup/splitup/internal/cli"
 	"github.com/splitup/splitup/models"
 	"github.com/splitup/splitup/models/tokenizer"
 	"github.com/splitup/splitup/sample"
@@ -35,7 +36,7 @@ func parseGenerate(args []string, stderr io.Writer) (*generateFlags, error) {
 	fs.Float64Var(&f.temperature, "temperature", 1.0, "sampling temperature; 0 = greedy")
 	fs.Float64Var(&f.topP, "top-p", 0.9, "nucleus sampling threshold in (0,1]; 1 = off")
 	fs.Uint64Var(&f.seed, "seed", 0, "random seed (default: from the clock)")
-	fs.IntVar(&f.threads, "threads", runtime.NumCPU(), "compute threads")
+	fs.IntVar(&f.threads, "threads", runtime.NumCPU(), "compute threads; Go code runs on at most this many CPUs (GOMAXPROCS) unless $GOMAXPROCS is set")
 	fs.BoolVar(&f.reference, "reference", false, "use the scalar reference kernels (slow; for checking)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: splitup generate --model PATH [--tokenizer PATH] [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--threads N]")
@@ -71,6 +72,9 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	f, err := parseGenerate(args, stderr)
 	if err != nil {
 		return err
+	}
+	if procsFollowThreads {
+		cli.LimitProcs(f.threads)
 	}
 	m, tok, err := loadModelAndTokenizer(f.model, f.tokenizer)
 	if err != nil {

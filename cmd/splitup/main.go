@@ -21,7 +21,15 @@ func usagef(format string, a ...any) error { return cli.Usagef(format, a...) }
 // errHelp is returned by a subcommand that printed its help on request.
 var errHelp = cli.ErrHelp
 
-func main() { cli.Main("splitup", commands()) }
+func main() {
+	procsFollowThreads = true
+	cli.Main("splitup", commands())
+}
+
+// procsFollowThreads makes compute commands run Go code on at most their
+// --threads CPUs (cli.LimitProcs). Only the program sets it: in tests the
+// commands share the test process.
+var procsFollowThreads bool
 
 // run dispatches args to a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"runtime"
@@ -10,17 +10,17 @@ func TestLimitProcs(t *testing.T) {
 	t.Cleanup(func() { runtime.GOMAXPROCS(old) })
 	runtime.GOMAXPROCS(4)
 	t.Setenv("GOMAXPROCS", "")
-	limitProcs(8)
+	LimitProcs(8)
 	if got := runtime.GOMAXPROCS(0); got != 4 {
 		t.Errorf("--threads 8 with GOMAXPROCS 4: GOMAXPROCS %d, want 4 (never raised)", got)
 	}
-	limitProcs(1)
+	LimitProcs(1)
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Errorf("--threads 1: GOMAXPROCS %d, want 1", got)
 	}
 	runtime.GOMAXPROCS(4)
 	t.Setenv("GOMAXPROCS", "4")
-	limitProcs(1)
+	LimitProcs(1)
 	if got := runtime.GOMAXPROCS(0); got != 4 {
 		t.Errorf("--threads 1 with $GOMAXPROCS=4: GOMAXPROCS %d, want 4", got)
 	}
