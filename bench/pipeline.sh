@@ -15,7 +15,8 @@
 # times at the client, so the chain's request and assignment blocks (time to
 # first token) stay out of it; time to first token is printed apart, and so
 # is the nodes' own compute time per token (from their "session done" log
-# lines), which splits the gap into arithmetic and messaging.
+# lines), which splits the gap into arithmetic and messaging (msg_ms/token:
+# the devnet's time per token minus that compute).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$root/../pipeline-bench}
@@ -89,7 +90,7 @@ node_ms() {
 
 pipeline_rate >/dev/null # warm up: first session on every node
 tasks=$(tr -d ' \n' <"$state/devnet.json" | grep -o '"tasks":\[[0-9,]*' | grep -o '[0-9][0-9]*' | sort -u | wc -l)
-printf '%5s %10s %13s %6s %8s %7s %14s %13s %13s\n' round local_tok/s pipeline_tok/s ratio ttft_ms events local_ms/token node_ms/token local_around
+printf '%5s %10s %13s %6s %8s %7s %14s %13s %12s %13s\n' round local_tok/s pipeline_tok/s ratio ttft_ms events local_ms/token node_ms/token msg_ms/token local_around
 ratios=()
 lprev=$(local_rate)
 [ -n "$lprev" ] || { echo "splitup generate printed no rate; run it by hand on $model" >&2; exit 1; }
@@ -102,8 +103,11 @@ for r in $(seq "$ROUNDS"); do
   l=$(awk -v a="$lprev" -v b="$lnext" 'BEGIN { printf "%.1f", 2 / (1 / a + 1 / b) }')
   ratio=$(awk -v p="$p" -v l="$l" 'BEGIN { printf "%.3f", p / l }')
   ratios+=("$ratio")
-  printf '%5d %10s %13s %6s %8s %7s %14s %13s %13s\n' "$r" "$l" "$p" "$ratio" "$ttft" "$n" \
-    "$(awk -v l="$l" 'BEGIN { printf "%.2f", 1000 / l }')" "$(node_ms "$tasks")" "$lprev/$lnext"
+  nm=$(node_ms "$tasks")
+  # msg_ms/token: the devnet's time per token minus the nodes' compute.
+  printf '%5d %10s %13s %6s %8s %7s %14s %13s %12s %13s\n' "$r" "$l" "$p" "$ratio" "$ttft" "$n" \
+    "$(awk -v l="$l" 'BEGIN { printf "%.2f", 1000 / l }')" "$nm" \
+    "$(awk -v p="$p" -v m="$nm" 'BEGIN { if (m == "-") print "-"; else printf "%.2f", 1000 / p - m }')" "$lprev/$lnext"
   lprev=$lnext
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{ v[NR] = $1 } END {
