@@ -83,6 +83,27 @@ func (c *cluster) serve(t *testing.T, tasks ...int) *p2p.Host {
 	return h
 }
 
+// serveAll starts a host whose worker loads every task.
+func (c *cluster) serveAll(t *testing.T) *p2p.Host {
+	all := make([]int, len(c.tasks))
+	for i := range all {
+		all[i] = i
+	}
+	return c.serve(t, all...)
+}
+
+// newClient returns a host for the pipeline client, closed at the end of t.
+func newClient(t *testing.T) *p2p.Host {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	client, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
 // staticResolver routes tasks to fixed hosts and fails over to a backup.
 type staticResolver struct {
 	mu      sync.Mutex
@@ -143,19 +164,10 @@ func TestPipelineFailover(t *testing.T) {
 			res.primary[i] = h.Addrs()[0]
 		}
 	}
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
-	res.backup = c.serve(t, all...).Addrs()[0]
+	res.backup = c.serveAll(t).Addrs()[0]
 	middle := c.hosts[1]
 
-	_, key, _ := ed25519.GenerateKey(nil)
-	client, err := p2p.New(context.Background(), p2p.Config{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := newClient(t)
 	sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: "s1", Tasks: c.tasks, Resolver: res})
 	if err != nil {
 		t.Fatal(err)
@@ -242,21 +254,12 @@ func TestPipelineArgmax(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
 	n := len(c.tasks)
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
-	h := c.serve(t, all...)
+	h := c.serveAll(t)
 	res := &staticResolver{primary: map[int]string{}}
-	for i := range all {
+	for i := range c.tasks {
 		res.primary[i] = h.Addrs()[0]
 	}
-	_, key, _ := ed25519.GenerateKey(nil)
-	client, err := p2p.New(context.Background(), p2p.Config{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -335,21 +338,12 @@ func TestPipelineArgmax(t *testing.T) {
 func TestPipelineArgmaxFailover(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
-	all := make([]int, len(c.tasks))
-	for i := range all {
-		all[i] = i
-	}
-	primary := c.serve(t, all...)
-	res := &staticResolver{primary: map[int]string{}, backup: c.serve(t, all...).Addrs()[0]}
-	for i := range all {
+	primary := c.serveAll(t)
+	res := &staticResolver{primary: map[int]string{}, backup: c.serveAll(t).Addrs()[0]}
+	for i := range c.tasks {
 		res.primary[i] = primary.Addrs()[0]
 	}
-	_, key, _ := ed25519.GenerateKey(nil)
-	client, err := p2p.New(context.Background(), p2p.Config{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := newClient(t)
 	sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: "s", Tasks: c.tasks, Resolver: res})
 	if err != nil {
 		t.Fatal(err)
