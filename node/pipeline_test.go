@@ -104,6 +104,17 @@ func newClient(t *testing.T) *p2p.Host {
 	return client
 }
 
+// localSession runs the whole model in this process, for reference.
+func localSession(t *testing.T, m *models.Model) *exec.Session {
+	t.Helper()
+	local, err := exec.New(m.Graph, m, exec.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { local.Close() })
+	return local.NewSession()
+}
+
 // staticResolver routes tasks to fixed hosts and fails over to a backup.
 type staticResolver struct {
 	mu      sync.Mutex
@@ -172,12 +183,7 @@ func TestPipelineFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := exec.New(m.Graph, m, exec.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
-	ls := local.NewSession()
+	ls := localSession(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -349,12 +355,7 @@ func TestPipelineArgmaxFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	local, err := exec.New(m.Graph, m, exec.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
-	ls := local.NewSession()
+	ls := localSession(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	tok := int32(1)
