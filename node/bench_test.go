@@ -49,7 +49,8 @@ func synthetic(b testing.TB, c llama.Config) (*ir.Graph, exec.WeightMap) {
 
 // BenchmarkPipelineVsLocal decodes on a synthetic 8-layer model split into
 // 4 tasks on 4 in-process nodes over loopback TCP, and on one local program,
-// alternating, with 1 compute thread each; it reports both rates, their
+// alternating, with 1 compute thread each, greedy (the pipeline's last node
+// sends the argmax, as for the gateway); it reports both rates, their
 // ratio and the time to first token (session open + 16-token prefill),
 // at the default GOMAXPROCS and at 1.
 func BenchmarkPipelineVsLocal(b *testing.B) {
@@ -127,14 +128,14 @@ func pipelineVsLocal(b *testing.B, client *p2p.Host, model [32]byte, tasks []pip
 		if err != nil {
 			b.Fatal(err)
 		}
-		logits, err := s.Forward(ctx, prompt, 0)
+		tok, err := s.ForwardArgmax(ctx, prompt, 0) // greedy, as the gateway decodes
 		if err != nil {
 			b.Fatal(err)
 		}
 		ttft += time.Since(t0)
 		t0 = time.Now()
 		for pos := len(prompt); pos < len(prompt)+gen; pos++ {
-			if logits, err = s.Forward(ctx, []int32{int32(sample.Argmax(logits))}, pos); err != nil {
+			if tok, err = s.ForwardArgmax(ctx, []int32{int32(tok)}, pos); err != nil {
 				b.Fatal(err)
 			}
 		}
