@@ -47,6 +47,12 @@ func (e *encoder) str(what, s string, max int) error {
 	return nil
 }
 
+// name writes a tensor name that passed checkName.
+func (e *encoder) name(n string) {
+	e.u32(uint32(len(n)))
+	e.raw([]byte(n))
+}
+
 func (e *encoder) tensors(ts []NamedTensor) error {
 	if len(ts) > MaxTensorsPerMessage {
 		return fmt.Errorf("%w: %d tensors > %d", ErrTooLarge, len(ts), MaxTensorsPerMessage)
@@ -65,8 +71,7 @@ func (e *encoder) tensors(ts []NamedTensor) error {
 		if err := t.Frame.Check(); err != nil {
 			return fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
-		e.u32(uint32(len(t.Name)))
-		e.raw([]byte(t.Name))
+		e.name(t.Name)
 		h := frameHeader(&t.Frame)
 		e.u64(uint64(len(h) + len(t.Frame.Data)))
 		e.raw(h)
@@ -88,8 +93,7 @@ func (e *encoder) names(ns []string) error {
 		if slices.Contains(ns[:i], n) {
 			return fmt.Errorf("%w: name %q appears twice", ErrMalformed, n)
 		}
-		e.u32(uint32(len(n)))
-		e.raw([]byte(n))
+		e.name(n)
 	}
 	return nil
 }
@@ -285,6 +289,15 @@ func (d *decoder) str(what string, max int) string {
 	return string(d.bytes(d.count(what+" bytes", max, 1)))
 }
 
+// name reads a tensor name and checks it (checkName).
+func (d *decoder) name(what string) string {
+	name := d.str(what, ir.MaxName)
+	if d.err == nil {
+		d.err = checkName(name)
+	}
+	return name
+}
+
 // tensors reads a tensor list; frames alias the payload.
 func (d *decoder) tensors() []NamedTensor {
 	n := d.count("tensors", MaxTensorsPerMessage, 4+8)
@@ -293,13 +306,9 @@ func (d *decoder) tensors() []NamedTensor {
 	}
 	ts := make([]NamedTensor, 0, n)
 	for range n {
-		name := d.str("tensor name", ir.MaxName)
+		name := d.name("tensor name")
 		size := d.u64()
 		if d.err != nil {
-			return nil
-		}
-		if err := checkName(name); err != nil {
-			d.err = err
 			return nil
 		}
 		if size > uint64(len(d.b)) {
@@ -328,12 +337,8 @@ func (d *decoder) names() []string {
 	}
 	ns := make([]string, 0, n)
 	for range n {
-		name := d.str("name", ir.MaxName)
+		name := d.name("name")
 		if d.err != nil {
-			return nil
-		}
-		if err := checkName(name); err != nil {
-			d.err = err
 			return nil
 		}
 		if slices.Contains(ns, name) {
