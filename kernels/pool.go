@@ -3,6 +3,7 @@ package kernels
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // pool is a fixed set of worker goroutines that run chunks of a parallel
@@ -35,9 +36,31 @@ type poolTask struct {
 	lo, hi int
 }
 
-// spinLimit bounds the polling of a worker waiting for work, or of the
-// caller waiting for workers, before it parks (roughly tens of µs).
-const spinLimit = 1 << 15
+// spinFor bounds the polling of a worker waiting for work, or of the
+// caller waiting for workers, before it parks. It outlasts the gaps between
+// the parallel loops of a decode step (norms, attention of one head group,
+// residual adds: tens to hundreds of µs), so a step pays no wake-up: on a
+// virtual machine waking a parked thread costs about as much as such a gap.
+const spinFor = time.Millisecond
+
+// spinner paces a polling loop: more reports true until spinFor has passed
+// since its first call, reading the clock once every 1024 calls.
+type spinner struct {
+	n     int
+	start time.Time
+}
+
+func (s *spinner) more() bool {
+	s.n++
+	if s.n&1023 != 0 {
+		return true
+	}
+	if s.start.IsZero() {
+		s.start = time.Now()
+		return true
+	}
+	return time.Since(s.start) < spinFor
+}
 
 func newPool(threads int) *pool {
 	p := &pool{threads: threads, done: make(chan struct{}, 1), ranges: make([]grainRange, threads)}
@@ -63,8 +86,9 @@ func (w *worker) post(t poolTask) {
 func (w *worker) loop(p *pool) {
 	var last uint64
 	for {
-		for spins := 0; w.seq.Load() == last; spins++ {
-			if spins >= spinLimit {
+		var sp spinner
+		for w.seq.Load() == last {
+			if !sp.more() {
 				w.sleeping.Store(true)
 				if w.seq.Load() == last {
 					<-w.wake
@@ -213,8 +237,9 @@ func (p *pool) fork(chunks int, fn func(lo, hi int)) {
 		p.workers[c-1].post(poolTask{fn, c, c + 1})
 	}
 	fn(0, 1)
-	for spins := 0; p.pending.Load() != 0; spins++ {
-		if spins >= spinLimit {
+	var sp spinner
+	for p.pending.Load() != 0 {
+		if !sp.more() {
 			p.sleeping.Store(true)
 			if p.pending.Load() != 0 {
 				<-p.done
