@@ -148,7 +148,25 @@ func (f *FastKernels) SiLU(out, x []float32) {
 func (f *FastKernels) SwiGLU(out, gate, up []float32) {
 	mustLen("SwiGLU out", len(out), len(gate))
 	mustLen("SwiGLU up", len(up), len(gate))
-	f.elementwise(len(gate), 16, func(lo, hi int) { swigluRange(out[lo:hi], gate[lo:hi], up[lo:hi]) })
+	f.elementwise(len(gate), 16, func(lo, hi int) { swigluRangeFast(f.simd, out[lo:hi], gate[lo:hi], up[lo:hi]) })
+}
+
+// swigluRangeFast is swigluRange with whole vectors of 8 done by the AVX2
+// kernel where it can.
+func swigluRangeFast(simd bool, out, g, u []float32) {
+	if !simd {
+		swigluRange(out, g, u)
+		return
+	}
+	n8 := len(g) &^ 7
+	for i := 0; i < len(g); {
+		if i < n8 {
+			i += swigluAVX(&out[i], &g[i], &u[i], n8-i)
+		}
+		end := min(i+8, len(g)) // one vector the kernel left, or the tail
+		swigluRange(out[i:end], g[i:end], u[i:end])
+		i = end
+	}
 }
 
 // Relu implements [Kernels].

@@ -161,3 +161,46 @@ func TestExpSIMDMatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+func TestSwiGLUSIMDMatchesScalar(t *testing.T) {
+	if !haveSIMD {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewSource(16))
+	specials := []float32{0, float32(math.Copysign(0, -1)), 87.3, 87.4, 88.5, 89, 104.1, -88.37, -88.38, -89, -90,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-30, -1e-30, 3e38, -3e38}
+	for iter := 0; iter < 2000; iter++ {
+		n := 1 + r.Intn(70)
+		g, u := make([]float32, n), make([]float32, n)
+		for i := range g {
+			switch r.Intn(4) {
+			case 0:
+				g[i] = specials[r.Intn(len(specials))]
+			case 1:
+				g[i] = float32(r.Float64()*220 - 110)
+			default:
+				g[i] = float32(r.NormFloat64() * 5)
+			}
+			u[i] = float32(r.NormFloat64())
+			if r.Intn(50) == 0 {
+				u[i] = specials[r.Intn(len(specials))]
+			}
+		}
+		got, want := make([]float32, n), make([]float32, n)
+		swigluRangeFast(true, got, g, u)
+		swigluRange(want, g, u)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Fatalf("swiglu(%v, %v): SIMD %v, scalar %v", g[i], u[i], got[i], want[i])
+			}
+		}
+	}
+	// Ordinary activations go through the kernel, not the scalar fallback.
+	g, u := make([]float32, 64), make([]float32, 64)
+	for i := range g {
+		g[i], u[i] = float32(r.NormFloat64()*5), float32(r.NormFloat64())
+	}
+	if done := swigluAVX(&make([]float32, 64)[0], &g[0], &u[0], 64); done != 64 {
+		t.Fatalf("the kernel did %d of 64 ordinary elements", done)
+	}
+}

@@ -107,6 +107,13 @@ func quantQ8AVX(x *float32, qx *int8, dx *float32, nb int) int
 //go:noescape
 func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int
 
+// swigluAVX sets out[i] = float32(silu32(gate[i]) * up[i]) for i < n (a
+// multiple of 8), stopping before the first vector of 8 with a lane whose
+// exp32(-gate[i]) leaves exp32's main path; it returns how many elements it did.
+//
+//go:noescape
+func swigluAVX(out, gate, up *float32, n int) int
+
 // wsum8AVX and wsum32AVX set o[c], for 8 or 32 columns c, to the sum over
 // j < n, in increasing j from +0, of float32(a[j]*v_j[c]), the value rows
 // stride bytes apart.

@@ -2992,6 +2992,71 @@ done:
 	VZEROUPPER
 	RET
 
+// func swigluAVX(out, gate, up *float32, n int) int
+//
+// For i < n (a multiple of 8) it sets out[i] = float32(silu32(gate[i]) * up[i]),
+// stopping before the first vector holding a lane whose exp32(-gate[i]) does not
+// take exp32's main path; it returns how many elements it did.
+TEXT ·swigluAVX(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+loop:
+	CMPQ AX, CX
+	JGE done
+	VMOVUPS (SI)(AX*4), Y8
+	VXORPS signmask<>(SB), Y8, Y0
+	VMULPS log2e<>(SB), Y0, Y1
+	VROUNDPS $3, Y1, Y2
+	VSUBPS Y2, Y1, Y3
+	VANDPS absmask<>(SB), Y3, Y3
+	VCMPPS $13, half<>(SB), Y3, Y3
+	VANDPS signmask<>(SB), Y1, Y4
+	VORPS one<>(SB), Y4, Y4
+	VANDPS Y3, Y4, Y4
+	VADDPS Y4, Y2, Y2
+	VCMPPS $13, minexp<>(SB), Y2, Y3
+	VCMPPS $2, maxexp<>(SB), Y2, Y4
+	VANDPS Y4, Y3, Y3
+	VMOVMSKPS Y3, BX
+	CMPL BX, $0xff
+	JNE done
+	VMULPS ln2hi<>(SB), Y2, Y4
+	VSUBPS Y4, Y0, Y5
+	VMULPS ln2lo<>(SB), Y2, Y4
+	VSUBPS Y4, Y5, Y5
+	VMOVUPS expc7<>(SB), Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc6<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc5<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc4<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc3<>(SB), Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS expc2<>(SB), Y6, Y6
+	VMULPS Y5, Y5, Y7
+	VMULPS Y6, Y7, Y7
+	VADDPS Y7, Y5, Y7
+	VADDPS one<>(SB), Y7, Y7
+	VCVTTPS2DQ Y2, Y3
+	VPADDD bias<>(SB), Y3, Y3
+	VPSLLD $23, Y3, Y3
+	VMULPS Y3, Y7, Y7
+	VADDPS one<>(SB), Y7, Y7
+	VDIVPS Y7, Y8, Y7
+	VMULPS (DX)(AX*4), Y7, Y7
+	VMOVUPS Y7, (DI)(AX*4)
+	ADDQ $8, AX
+	JMP loop
+done:
+	MOVQ AX, ret+32(FP)
+	VZEROUPPER
+	RET
+
 // func wsum8AVX(o, a, v *float32, stride, n int)
 TEXT ·wsum8AVX(SB), NOSPLIT, $0-40
 	MOVQ o+0(FP), DI

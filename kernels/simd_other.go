@@ -62,6 +62,7 @@ func quantQ8AVX(x *float32, qx *int8, dx *float32, nb int) int { panic("no SIMD"
 func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int {
 	panic("no SIMD")
 }
+func swigluAVX(out, gate, up *float32, n int) int { panic("no SIMD") }
 func wsum8AVX(o, a, v *float32, stride, n int)  { panic("no SIMD") }
 func wsum32AVX(o, a, v *float32, stride, n int) { panic("no SIMD") }
 

@@ -34,6 +34,53 @@ func (g *gen) expConsts() {
 	g.raw("")
 }
 
+// expBody computes Y7 = exp32(Y0) for 8 lanes through exp32's main path,
+// jumping to bail, before any store, when a lane does not take it (NaN, or
+// 2^n outside the normal range). It uses Y1..Y7.
+func expBody(bail string) []string {
+	s := []string{
+		"VMULPS log2e<>(SB), Y0, Y1",
+		// n = roundHalfAway(t), as a float
+		"VROUNDPS $3, Y1, Y2",
+		"VSUBPS Y2, Y1, Y3",
+		"VANDPS absmask<>(SB), Y3, Y3",
+		"VCMPPS $13, half<>(SB), Y3, Y3",
+		"VANDPS signmask<>(SB), Y1, Y4",
+		"VORPS one<>(SB), Y4, Y4",
+		"VANDPS Y3, Y4, Y4",
+		"VADDPS Y4, Y2, Y2",
+		// every lane must have -126 <= n <= 127 (false for NaN)
+		"VCMPPS $13, minexp<>(SB), Y2, Y3",
+		"VCMPPS $2, maxexp<>(SB), Y2, Y4",
+		"VANDPS Y4, Y3, Y3",
+		"VMOVMSKPS Y3, BX",
+		"CMPL BX, $0xff",
+		"JNE " + bail,
+		// r = (x - n*ln2hi) - n*ln2lo
+		"VMULPS ln2hi<>(SB), Y2, Y4",
+		"VSUBPS Y4, Y0, Y5",
+		"VMULPS ln2lo<>(SB), Y2, Y4",
+		"VSUBPS Y4, Y5, Y5",
+		// q = ((((c7*r + c6)*r + c5)*r + c4)*r + c3)*r + c2
+		"VMOVUPS expc7<>(SB), Y6",
+	}
+	for c := 6; c >= 2; c-- {
+		s = append(s, "VMULPS Y5, Y6, Y6", f("VADDPS expc%d<>(SB), Y6, Y6", c))
+	}
+	return append(s,
+		// p = 1 + (r + (r*r)*q)
+		"VMULPS Y5, Y5, Y7",
+		"VMULPS Y6, Y7, Y7",
+		"VADDPS Y7, Y5, Y7",
+		"VADDPS one<>(SB), Y7, Y7",
+		// e = p * 2^n
+		"VCVTTPS2DQ Y2, Y3",
+		"VPADDD bias<>(SB), Y3, Y3",
+		"VPSLLD $23, Y3, Y3",
+		"VMULPS Y3, Y7, Y7",
+	)
+}
+
 // expSub writes the kernel that computes e = exp32(x - m) for vectors of 8,
 // storing e and adding it to 8 lane sums.
 func (g *gen) expSub() {
@@ -54,48 +101,9 @@ TEXT ·expSubAVX(SB), NOSPLIT, $0-48
 loop:
 	CMPQ AX, CX
 	JGE done`)
+	g.ins("VMOVUPS (SI)(AX*4), Y0", "VSUBPS Y8, Y0, Y0")
+	g.ins(expBody("done")...)
 	g.ins(
-		"VMOVUPS (SI)(AX*4), Y0",
-		"VSUBPS Y8, Y0, Y0",
-		"VMULPS log2e<>(SB), Y0, Y1",
-		// n = roundHalfAway(t), as a float
-		"VROUNDPS $3, Y1, Y2",
-		"VSUBPS Y2, Y1, Y3",
-		"VANDPS absmask<>(SB), Y3, Y3",
-		"VCMPPS $13, half<>(SB), Y3, Y3",
-		"VANDPS signmask<>(SB), Y1, Y4",
-		"VORPS one<>(SB), Y4, Y4",
-		"VANDPS Y3, Y4, Y4",
-		"VADDPS Y4, Y2, Y2",
-		// every lane must have -126 <= n <= 127 (false for NaN)
-		"VCMPPS $13, minexp<>(SB), Y2, Y3",
-		"VCMPPS $2, maxexp<>(SB), Y2, Y4",
-		"VANDPS Y4, Y3, Y3",
-		"VMOVMSKPS Y3, BX",
-		"CMPL BX, $0xff",
-		"JNE done",
-		// r = (x - n*ln2hi) - n*ln2lo
-		"VMULPS ln2hi<>(SB), Y2, Y4",
-		"VSUBPS Y4, Y0, Y5",
-		"VMULPS ln2lo<>(SB), Y2, Y4",
-		"VSUBPS Y4, Y5, Y5",
-		// q = ((((c7*r + c6)*r + c5)*r + c4)*r + c3)*r + c2
-		"VMOVUPS expc7<>(SB), Y6",
-	)
-	for c := 6; c >= 2; c-- {
-		g.ins("VMULPS Y5, Y6, Y6", f("VADDPS expc%d<>(SB), Y6, Y6", c))
-	}
-	g.ins(
-		// p = 1 + (r + (r*r)*q)
-		"VMULPS Y5, Y5, Y7",
-		"VMULPS Y6, Y7, Y7",
-		"VADDPS Y7, Y5, Y7",
-		"VADDPS one<>(SB), Y7, Y7",
-		// e = p * 2^n
-		"VCVTTPS2DQ Y2, Y3",
-		"VPADDD bias<>(SB), Y3, Y3",
-		"VPSLLD $23, Y3, Y3",
-		"VMULPS Y3, Y7, Y7",
 		"VMOVUPS Y7, (DI)(AX*4)",
 		"VADDPS Y7, Y9, Y9",
 		"ADDQ $8, AX",
@@ -103,6 +111,38 @@ loop:
 	)
 	g.label("done")
 	g.ins("VMOVUPS Y9, (DX)", "MOVQ AX, ret+40(FP)", "VZEROUPPER", "RET")
+	g.raw("")
+}
+
+// swiglu writes the SwiGLU kernel: out = float32(silu32(g) * u) for vectors
+// of 8, silu32(g) = g / float32(1 + exp32(-g)).
+func (g *gen) swiglu() {
+	g.raw(`// func swigluAVX(out, gate, up *float32, n int) int
+//
+// For i < n (a multiple of 8) it sets out[i] = float32(silu32(gate[i]) * up[i]),
+// stopping before the first vector holding a lane whose exp32(-gate[i]) does not
+// take exp32's main path; it returns how many elements it did.
+TEXT ·swigluAVX(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), DX
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+loop:
+	CMPQ AX, CX
+	JGE done`)
+	g.ins("VMOVUPS (SI)(AX*4), Y8", "VXORPS signmask<>(SB), Y8, Y0")
+	g.ins(expBody("done")...)
+	g.ins(
+		"VADDPS one<>(SB), Y7, Y7",
+		"VDIVPS Y7, Y8, Y7",
+		"VMULPS (DX)(AX*4), Y7, Y7",
+		"VMOVUPS Y7, (DI)(AX*4)",
+		"ADDQ $8, AX",
+		"JMP loop",
+	)
+	g.label("done")
+	g.ins("MOVQ AX, ret+32(FP)", "VZEROUPPER", "RET")
 	g.raw("")
 }
 

@@ -543,6 +543,7 @@ func main() {
 	}
 	g.expConsts()
 	g.expSub()
+	g.swiglu()
 	g.wsum(1)
 	g.wsum(4)
 	qround := []string{
