@@ -20,6 +20,15 @@ func f16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32)
 func bf16Rows(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
 	panic("no SIMD")
 }
+func f32RowsW(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
+	panic("no SIMD")
+}
+func f16RowsW(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
+	panic("no SIMD")
+}
+func bf16RowsW(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
+	panic("no SIMD")
+}
 func f32RowsNQ(w unsafe.Pointer, stride int, x *float32, n8, nq int, out *float32) {
 	panic("no SIMD")
 }
@@ -63,8 +72,8 @@ func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int {
 	panic("no SIMD")
 }
 func swigluAVX(out, gate, up *float32, n int) int { panic("no SIMD") }
-func wsum8AVX(o, a, v *float32, stride, n int)  { panic("no SIMD") }
-func wsum32AVX(o, a, v *float32, stride, n int) { panic("no SIMD") }
+func wsum8AVX(o, a, v *float32, stride, n int)    { panic("no SIMD") }
+func wsum32AVX(o, a, v *float32, stride, n int)   { panic("no SIMD") }
 
 func f32RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)  { panic("no SIMD") }
 func f16RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)  { panic("no SIMD") }
