@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs all tests: vet (also for arm64), every package under the race
 # detector, then each fuzz target for a bounded number of executions
-# (FUZZTIME, default 3000x; a duration such as 30s also works; FUZZTIME=0 skips fuzzing). A count, not a
-# duration, because a duration can expire while a cold fuzz cache is still
-# being built and then fails the run.
+# (FUZZTIME, default 3000x; a duration such as 30s also works; FUZZTIME=0
+# skips fuzzing). A count, not a duration, because a duration can expire
+# while a cold fuzz cache is still being built and then fails the run.
 set -euo pipefail
 cd "$(dirname "$0")"
 go vet ./...
