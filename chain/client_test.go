@@ -64,6 +64,29 @@ func TestClient(t *testing.T) {
 		t.Fatalf("balance %d, want 21", got)
 	}
 
+	// Submit does not wait: three transfers in flight, then their blocks;
+	// after a Resync the nonce is read again and the next transfer lands.
+	var hashes [][]byte
+	for i := 0; i < 3; i++ {
+		h, err := s.Submit(ctx, &contract.Transfer{To: to, Amount: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, h)
+	}
+	for _, h := range hashes {
+		if r, err := s.Wait(ctx, h); err != nil || r.Code != 0 {
+			t.Fatalf("wait for a submitted transfer: %+v, %v", r, err)
+		}
+	}
+	s.Resync()
+	if _, err := s.Send(ctx, &contract.Transfer{To: to, Amount: 1000}); err != nil {
+		t.Fatalf("send after resync: %v", err)
+	}
+	if got := balance(t, c, to); got != 1321 {
+		t.Fatalf("balance %d, want 1321", got)
+	}
+
 	// Both transfers and at least one beacon arrive on the subscription.
 	want := map[string]bool{results[0].Hash: true, results[1].Hash: true}
 	beacons := 0

@@ -89,7 +89,20 @@ func (s *Signer) signLocked(ctx context.Context, msg contract.Msg) ([]byte, erro
 // enter the mempool in nonce order, so several may be in flight. A failed
 // tx (a *TxError) makes the next Sign re-read the nonce from the chain.
 func (s *Signer) Send(ctx context.Context, msg contract.Msg) (*TxResult, error) {
+	hash, err := s.Submit(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	return s.Wait(ctx, hash)
+}
+
+// Submit signs msg and returns once the mempool has accepted it, with the
+// tx hash for Wait: for txs whose outcome can be read later, so that no
+// one polls for their block. Concurrent Submits enter the mempool in nonce
+// order.
+func (s *Signer) Submit(ctx context.Context, msg contract.Msg) ([]byte, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	raw, err := s.signLocked(ctx, msg)
 	var hash []byte
 	if err == nil {
@@ -97,16 +110,26 @@ func (s *Signer) Send(ctx context.Context, msg contract.Msg) (*TxResult, error) 
 	}
 	if err != nil {
 		s.synced = false
-		s.mu.Unlock()
 		return nil, err
 	}
+	return hash, nil
+}
+
+// Resync makes the next Sign re-read the nonce from the chain, for a caller
+// that gave up waiting for a tx it submitted.
+func (s *Signer) Resync() {
+	s.mu.Lock()
+	s.synced = false
 	s.mu.Unlock()
+}
+
+// Wait waits for the block of a tx this signer submitted and returns its
+// result. A failed tx (a *TxError) makes the next Sign re-read the nonce.
+func (s *Signer) Wait(ctx context.Context, hash []byte) (*TxResult, error) {
 	res, err := s.c.WaitTx(ctx, hash)
 	var te *TxError
 	if errors.As(err, &te) {
-		s.mu.Lock()
-		s.synced = false
-		s.mu.Unlock()
+		s.Resync()
 	}
 	return res, err
 }

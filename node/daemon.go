@@ -176,6 +176,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.cfg.Log.Info("node ready", "address", d.addr.String(), "tasks", len(info.Tasks), "p2p", d.cfg.Host.Addrs())
 	tick := time.NewTicker(d.cfg.Heartbeat)
 	defer tick.Stop()
+	var beat []byte // the last periodic heartbeat, not yet seen in a block
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,7 +187,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 				"verifications", st.Verifications, "verify_rows", st.VerifyRows, "verify_compute_us", st.VerifyCompute.Microseconds(), "mismatches", st.Mismatches)
 			return nil
 		case <-tick.C:
-			if err := d.heartbeat(ctx); err != nil && ctx.Err() == nil {
+			var err error
+			if beat, err = d.beat(ctx, beat); err != nil && ctx.Err() == nil {
 				d.cfg.Log.Warn("heartbeat failed", "err", err)
 			}
 		}
@@ -196,6 +198,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) heartbeat(ctx context.Context) error {
 	_, err := d.signer.Send(ctx, &contract.Heartbeat{})
 	return err
+}
+
+// beat sends a periodic heartbeat without waiting for its block, which
+// spares the chain's RPC the polling of a wait. It first reads the outcome
+// of the previous one (prev, committed blocks ago when the interval is
+// longer than the block time, so one query finds it), giving up on it after
+// one interval; a failed or lost heartbeat makes the signer re-read its
+// nonce. It returns the new heartbeat's hash.
+func (d *Daemon) beat(ctx context.Context, prev []byte) ([]byte, error) {
+	if prev != nil {
+		wctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
+		_, err := d.signer.Wait(wctx, prev)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.signer.Resync()
+			d.cfg.Log.Warn("heartbeat failed", "err", err)
+		}
+	}
+	return d.signer.Submit(ctx, &contract.Heartbeat{})
 }
 
 func (d *Daemon) model(ctx context.Context, id contract.Hash) (*contract.ModelInfo, error) {
