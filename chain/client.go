@@ -36,6 +36,12 @@ type Client interface {
 	// Subscribe delivers, in block order, the events whose type is in types
 	// (all events if types is empty) until ctx ends; then the channel closes.
 	Subscribe(ctx context.Context, types ...string) (<-chan BlockEvent, error)
+	// Watch delivers the events of type typ whose attribute key equals
+	// value, from txs and from block-level events, until ctx ends; then the
+	// channel closes. Only matching txs and blocks are sent by the
+	// validator, so it costs an idle watcher nothing per block; events of
+	// different blocks may arrive out of block order.
+	Watch(ctx context.Context, typ, key, value string) (<-chan BlockEvent, error)
 	// Close releases the connection.
 	Close() error
 }
@@ -121,7 +127,8 @@ type RPCClient struct {
 	poll time.Duration
 
 	mu      sync.Mutex // guards the fields below
-	started bool
+	wsOpen  bool       // the websocket is started
+	started bool       // the NewBlock subscription is running
 	subs    map[*subscriber]struct{}
 }
 
@@ -256,10 +263,10 @@ func (c *RPCClient) BlockAppHash(ctx context.Context, height int64) (string, err
 func (c *RPCClient) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.started {
+	if !c.wsOpen {
 		return nil
 	}
-	c.started = false
+	c.wsOpen, c.started = false, false
 	if err := c.rpc.Stop(); err != nil {
 		return fmt.Errorf("close rpc client: %w", err)
 	}

@@ -112,6 +112,60 @@ func TestClient(t *testing.T) {
 		}
 	}
 
+	// Watch sends only the matching txs and blocks: transfers to one
+	// address (tx events), and the beacons of this validator (block
+	// events); nothing for another proposer.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	mine := contract.Address{8}
+	transfers, err := c.Watch(wctx, contract.EventTransfer, "to", mine.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proposer string
+	for proposer == "" {
+		if e := <-events; e.Type == chain.EventBeacon {
+			proposer = e.Attr("proposer")
+		}
+	}
+	beacons2, err := c.Watch(wctx, chain.EventBeacon, "proposer", proposer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	others, err := c.Watch(wctx, chain.EventBeacon, "proposer", "00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Watch(wctx, "Bad type", "to", "x"); err == nil {
+		t.Error("Watch took an event type with a space")
+	}
+	if _, err := s.Send(ctx, &contract.Transfer{To: contract.Address{9}, Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := s.Send(ctx, &contract.Transfer{To: mine, Amount: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := <-transfers; e.TxHash != sent.Hash || e.Attr("amount") != "2" {
+		t.Fatalf("watched transfer %+v, want the one to %v in tx %s", e, mine, sent.Hash)
+	}
+	if e := <-beacons2; e.Attr("proposer") != proposer || e.TxHash != "" {
+		t.Fatalf("watched beacon %+v", e)
+	}
+	select {
+	case e := <-others:
+		t.Fatalf("a beacon of another proposer: %+v", e)
+	case e := <-transfers:
+		t.Fatalf("a second transfer: %+v", e)
+	case <-time.After(time.Second):
+	}
+	wcancel()
+	for range transfers { // closes once the watch ends
+	}
+	if got := balance(t, c, mine); got != 2 {
+		t.Fatalf("balance %d, want 2", got)
+	}
+
 	// Refusals come back as *TxError with the stage and code.
 	var te *chain.TxError
 	if _, err := c.BroadcastTx(ctx, []byte("garbage")); !errors.As(err, &te) || te.Stage != "check" || te.Code != contract.CodeDecode {

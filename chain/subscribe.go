@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"regexp"
+	"strings"
 	"sync"
 
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
@@ -48,17 +50,109 @@ func (c *RPCClient) startEvents() error {
 	if c.started {
 		return nil
 	}
-	if err := c.rpc.Start(); err != nil {
-		return fmt.Errorf("subscribe: open websocket: %w", err)
+	if err := c.startWebsocket(); err != nil {
+		return err
 	}
 	ch, err := c.rpc.Subscribe(context.Background(), "splitup", newBlockQuery, 1000)
 	if err != nil {
-		c.rpc.Stop()
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	c.started = true
 	go c.pump(ch)
 	return nil
+}
+
+// startWebsocket opens the websocket once; c.mu is held.
+func (c *RPCClient) startWebsocket() error {
+	if c.wsOpen {
+		return nil
+	}
+	if err := c.rpc.Start(); err != nil {
+		return fmt.Errorf("subscribe: open websocket: %w", err)
+	}
+	c.wsOpen = true
+	return nil
+}
+
+// Watch implements Client with two filtered websocket subscriptions, one
+// for txs and one for blocks, so that the validator sends only the txs
+// and blocks holding a matching event instead of every block.
+func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan BlockEvent, error) {
+	if !queryWord.MatchString(typ) || !queryWord.MatchString(key) || strings.ContainsAny(value, `'\`) {
+		return nil, fmt.Errorf("watch: event %q attribute %q value %q cannot be queried", typ, key, value)
+	}
+	c.mu.Lock()
+	err := c.startWebsocket()
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	cond := fmt.Sprintf(" AND %s.%s='%s'", typ, key, value)
+	queries := []string{"tm.event='Tx'" + cond, "tm.event='NewBlock'" + cond}
+	var chans []<-chan ctypes.ResultEvent
+	for _, q := range queries {
+		ch, err := c.rpc.Subscribe(ctx, "splitup", q, 1000)
+		if err != nil {
+			for _, done := range queries[:len(chans)] {
+				c.rpc.Unsubscribe(context.Background(), "splitup", done)
+			}
+			return nil, fmt.Errorf("watch: %w", err)
+		}
+		chans = append(chans, ch)
+	}
+	s := &subscriber{types: map[string]bool{typ: true}, out: make(chan BlockEvent, 64), wake: make(chan struct{}, 1)}
+	match := func(evs []BlockEvent) []BlockEvent {
+		var out []BlockEvent
+		for _, e := range evs {
+			if e.Type == typ && e.Attr(key) == value {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	go func() {
+		defer func() {
+			for _, q := range queries {
+				c.rpc.Unsubscribe(context.Background(), "splitup", q)
+			}
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, open := <-chans[0]:
+				if !open {
+					return // the client closed
+				}
+				if tx, ok := ev.Data.(cmttypes.EventDataTx); ok {
+					s.push(match(txEvents(tx)))
+				}
+			case ev, open := <-chans[1]:
+				if !open {
+					return
+				}
+				if nb, ok := ev.Data.(cmttypes.EventDataNewBlock); ok && nb.Block != nil {
+					s.push(match(blockEvents(nb)))
+				}
+			}
+		}
+	}()
+	go s.run(ctx)
+	return s.out, nil
+}
+
+// queryWord is what an event type or attribute key must look like to be
+// put into a query.
+var queryWord = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// txEvents are the contract events of one tx.
+func txEvents(tx cmttypes.EventDataTx) []BlockEvent {
+	hash := hex.EncodeToString(cmttypes.Tx(tx.Tx).Hash())
+	var out []BlockEvent
+	for _, e := range contractEvents(tx.Result.Events) {
+		out = append(out, BlockEvent{Height: tx.Height, TxHash: hash, Event: e})
+	}
+	return out
 }
 
 // pump fans the NewBlock stream out to the subscribers.

@@ -415,12 +415,12 @@ func (d *Daemon) noteVerification(v *Verdict) {
 
 // watchVerifications runs each verification the chain draws this node for.
 func (d *Daemon) watchVerifications(ctx context.Context) {
-	evs, err := d.cfg.Chain.Subscribe(ctx, contract.EventVerificationRequested)
+	me := d.addr.String()
+	evs, err := d.cfg.Chain.Watch(ctx, contract.EventVerificationRequested, "validator", me)
 	if err != nil {
 		d.cfg.Log.Warn("cannot watch verification requests", "err", err)
 		return
 	}
-	me := d.addr.String()
 	for ev := range evs {
 		if ev.Attr("validator") != me {
 			continue
