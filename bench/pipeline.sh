@@ -28,7 +28,7 @@ case $SHAPE in
 esac
 NODES=${NODES:-8} VRAM=${VRAM:-$vram} TOKENS=${TOKENS:-200} ROUNDS=${ROUNDS:-3}
 mkdir -p "$work/bin"
-(cd "$root" && go build -o "$work/bin/" ./cmd/splitup ./cmd/splitup-node)
+(cd "$root" && go build -o "$work/bin/" ./cmd/splitup ./cmd/splitup-node ./bench/ssetime)
 model=$work/m$SHAPE.gguf
 [ -f "$model" ] || "$work/bin/splitup" synth --out "$model" "${shape[@]}" --context 512 --seed 1 >/dev/null
 
@@ -54,23 +54,14 @@ local_rate() {
     --threads 1 2>&1 >/dev/null | sed -n 's/.*generated [0-9]* tokens in [0-9.]*s (\([0-9.]*\) tok\/s).*/\1/p'
 }
 
-# pipeline streams a completion and times the SSE events with $EPOCHREALTIME.
+# pipeline streams a completion and times the SSE events (bench/ssetime:
+# a Go client reading in blocks; a shell loop reads a pipe byte by byte and
+# would take CPU from the nodes while they compute).
 pipeline_rate() {
-  local body start first="" t10="" last="" n=0
+  local body
   body="{\"model\":\"$id\",\"prompt\":\"Once\",\"max_tokens\":$TOKENS,\"temperature\":0,\"stream\":true}"
-  start=$EPOCHREALTIME
-  while IFS= read -r line; do
-    case $line in
-      "data: [DONE]"*) ;;
-      data:*)
-        n=$((n + 1)); last=$EPOCHREALTIME
-        [ -z "$first" ] && first=$last
-        [ $n -eq 10 ] && t10=$last ;;
-    esac
-  done < <(curl -sN "http://127.0.0.1:$port/v1/completions" -H 'content-type: application/json' -d "$body")
-  [ $n -gt 20 ] || { echo "only $n events streamed; see $work/devnet.log" >&2; exit 1; }
-  awk -v n=$n -v s="$start" -v f="$first" -v a="$t10" -v b="$last" \
-    'BEGIN { printf "%.1f %.0f %d\n", (n - 10) / (b - a), (f - s) * 1000, n }'
+  "$work/bin/ssetime" "http://127.0.0.1:$port/v1/completions" "$body" 10 ||
+    { echo "the streamed completion failed; see $work/devnet.log" >&2; exit 1; }
 }
 
 # node_ms sums the compute time the nodes logged for the newest execution
@@ -96,6 +87,7 @@ lprev=$(local_rate)
 [ -n "$lprev" ] || { echo "splitup generate printed no rate; run it by hand on $model" >&2; exit 1; }
 for r in $(seq "$ROUNDS"); do
   read -r p ttft n < <(pipeline_rate)
+  [ -n "$p" ] || exit 1
   lnext=$(local_rate)
   # The local rate of a round is that of the runs right before and right
   # after its pipeline run (their mean time per token), so a drift of the
