@@ -40,7 +40,8 @@ type Client interface {
 	// value, from txs and from block-level events, until ctx ends; then the
 	// channel closes. Only matching txs and blocks are sent by the
 	// validator, so it costs an idle watcher nothing per block; events of
-	// different blocks may arrive out of block order.
+	// different blocks may arrive out of block order. A client holds one
+	// Watch of the same (typ, key, value) at a time.
 	Watch(ctx context.Context, typ, key, value string) (<-chan BlockEvent, error)
 	// Close releases the connection.
 	Close() error
@@ -126,9 +127,10 @@ type RPCClient struct {
 	rpc  *rpchttp.HTTP
 	poll time.Duration
 
-	mu      sync.Mutex // guards the fields below
-	wsOpen  bool       // the websocket is started
-	started bool       // the NewBlock subscription is running
+	mu      sync.Mutex      // guards the fields below
+	wsOpen  bool            // the websocket is started
+	started bool            // the NewBlock subscription is running
+	watches map[string]bool // the conditions of the running Watch calls
 	subs    map[*subscriber]struct{}
 }
 
@@ -144,7 +146,7 @@ func Dial(url string) (*RPCClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpc client %s: %w", url, err)
 	}
-	return &RPCClient{rpc: c, poll: 50 * time.Millisecond, subs: map[*subscriber]struct{}{}}, nil
+	return &RPCClient{rpc: c, poll: 50 * time.Millisecond, subs: map[*subscriber]struct{}{}, watches: map[string]bool{}}, nil
 }
 
 // BroadcastTx implements Client: Submit, then WaitTx.

@@ -139,6 +139,9 @@ func TestClient(t *testing.T) {
 	if _, err := c.Watch(wctx, "Bad type", "to", "x"); err == nil {
 		t.Error("Watch took an event type with a space")
 	}
+	if _, err := c.Watch(wctx, chain.EventBeacon, "proposer", "00"); err == nil {
+		t.Error("a second Watch of the same events was accepted")
+	}
 	if _, err := s.Send(ctx, &contract.Transfer{To: contract.Address{9}, Amount: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -81,13 +81,25 @@ func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan B
 	if !queryWord.MatchString(typ) || !queryWord.MatchString(key) || strings.ContainsAny(value, `'\`) {
 		return nil, fmt.Errorf("watch: event %q attribute %q value %q cannot be queried", typ, key, value)
 	}
+	cond := fmt.Sprintf(" AND %s.%s='%s'", typ, key, value)
 	c.mu.Lock()
 	err := c.startWebsocket()
+	if err == nil && c.watches[cond] {
+		// the websocket client keys subscriptions by query
+		err = fmt.Errorf("watch: this client already watches %s %s=%s", typ, key, value)
+	}
+	if err == nil {
+		c.watches[cond] = true
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	cond := fmt.Sprintf(" AND %s.%s='%s'", typ, key, value)
+	release := func() {
+		c.mu.Lock()
+		delete(c.watches, cond)
+		c.mu.Unlock()
+	}
 	queries := []string{"tm.event='Tx'" + cond, "tm.event='NewBlock'" + cond}
 	var chans []<-chan ctypes.ResultEvent
 	for _, q := range queries {
@@ -96,6 +108,7 @@ func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan B
 			for _, done := range queries[:len(chans)] {
 				c.rpc.Unsubscribe(context.Background(), "splitup", done)
 			}
+			release()
 			return nil, fmt.Errorf("watch: %w", err)
 		}
 		chans = append(chans, ch)
@@ -115,6 +128,7 @@ func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan B
 			for _, q := range queries {
 				c.rpc.Unsubscribe(context.Background(), "splitup", q)
 			}
+			release()
 		}()
 		for {
 			select {
