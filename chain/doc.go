@@ -37,7 +37,11 @@
 //
 // InitNetwork writes keys, the genesis (the contract Genesis is its
 // app_state) and a NodeConfig per validator; StartNode runs one. Dial returns
-// a Client over a validator's RPC. The splitup command wraps these as
+// a Client over a validator's RPC: Subscribe takes every block over the
+// websocket and delivers its events in order; Watch has the validator send
+// only the txs and blocks holding an event with a given attribute value (a
+// node watches the verification requests addressed to it), which costs an
+// idle watcher nothing per block. The splitup command wraps these as
 // 'splitup chain init', 'splitup chain start', 'splitup query' and
 // 'splitup tx'.
 package chain
