@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 // decode step do not pay a wake-up each.
 type pool struct {
 	threads int
+	spin    time.Duration // how long an idle thread polls before it parks
 	workers []*worker
 	ranges  []grainRange // per thread, for runGrains
 
@@ -41,29 +43,38 @@ type poolTask struct {
 // the parallel loops of a decode step (norms, attention of one head group,
 // residual adds: tens to hundreds of µs), so a step pays no wake-up: on a
 // virtual machine waking a parked thread costs about as much as such a gap.
-const spinFor = time.Millisecond
+// A pool with more threads than GOMAXPROCS polls only spinShort: there a
+// polling thread would hold a P that a thread with work is waiting for.
+const (
+	spinFor   = time.Millisecond
+	spinShort = 20 * time.Microsecond
+)
 
-// spinner paces a polling loop: more reports true until spinFor has passed
-// since its first call, reading the clock once every 1024 calls.
+// spinner paces a polling loop: more reports true until limit has passed
+// since its first call, reading the clock once every 256 calls.
 type spinner struct {
 	n     int
 	start time.Time
+	limit time.Duration
 }
 
 func (s *spinner) more() bool {
 	s.n++
-	if s.n&1023 != 0 {
+	if s.n&255 != 0 {
 		return true
 	}
 	if s.start.IsZero() {
 		s.start = time.Now()
 		return true
 	}
-	return time.Since(s.start) < spinFor
+	return time.Since(s.start) < s.limit
 }
 
 func newPool(threads int) *pool {
-	p := &pool{threads: threads, done: make(chan struct{}, 1), ranges: make([]grainRange, threads)}
+	p := &pool{threads: threads, done: make(chan struct{}, 1), ranges: make([]grainRange, threads), spin: spinFor}
+	if threads > runtime.GOMAXPROCS(0) {
+		p.spin = spinShort
+	}
 	for i := 1; i < threads; i++ {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
@@ -86,7 +97,7 @@ func (w *worker) post(t poolTask) {
 func (w *worker) loop(p *pool) {
 	var last uint64
 	for {
-		var sp spinner
+		sp := spinner{limit: p.spin}
 		for w.seq.Load() == last {
 			if !sp.more() {
 				w.sleeping.Store(true)
@@ -237,7 +248,7 @@ func (p *pool) fork(chunks int, fn func(lo, hi int)) {
 		p.workers[c-1].post(poolTask{fn, c, c + 1})
 	}
 	fn(0, 1)
-	var sp spinner
+	sp := spinner{limit: p.spin}
 	for p.pending.Load() != 0 {
 		if !sp.more() {
 			p.sleeping.Store(true)

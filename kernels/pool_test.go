@@ -1,16 +1,29 @@
 package kernels
 
 import (
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// TestPoolParksAndWakes checks that idle workers stop polling after spinFor
-// and that a loop posted to parked workers still runs every chunk.
+// TestPoolParksAndWakes checks that idle workers stop polling after their
+// spin and that a loop posted to parked workers still runs every chunk.
 func TestPoolParksAndWakes(t *testing.T) {
 	p := newPool(3)
 	defer p.close()
+	want := spinFor
+	if runtime.GOMAXPROCS(0) < 3 {
+		want = spinShort
+	}
+	if p.spin != want {
+		t.Fatalf("a pool of 3 threads on %d Ps polls %v, want %v", runtime.GOMAXPROCS(0), p.spin, want)
+	}
+	big := newPool(runtime.GOMAXPROCS(0) + 1)
+	big.close()
+	if big.spin != spinShort {
+		t.Errorf("a pool with more threads than Ps polls %v, want %v", big.spin, spinShort)
+	}
 	for round := 0; round < 3; round++ {
 		var sum atomic.Int64
 		p.run(300, parallelMin, func(lo, hi int) {
@@ -25,9 +38,9 @@ func TestPoolParksAndWakes(t *testing.T) {
 		for _, w := range p.workers {
 			for !w.sleeping.Load() {
 				if time.Now().After(deadline) {
-					t.Fatalf("round %d: a worker still polls %v after its loop (spinFor %v)", round, 10*time.Second, spinFor)
+					t.Fatalf("round %d: a worker still polls %v after its loop (spin %v)", round, 10*time.Second, p.spin)
 				}
-				time.Sleep(spinFor)
+				time.Sleep(p.spin)
 			}
 		}
 	}
