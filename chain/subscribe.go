@@ -113,7 +113,7 @@ func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan B
 		}
 		chans = append(chans, ch)
 	}
-	s := &subscriber{types: map[string]bool{typ: true}, out: make(chan BlockEvent, 64), wake: make(chan struct{}, 1)}
+	s := &subscriber{out: make(chan BlockEvent, 64), wake: make(chan struct{}, 1)} // match filters
 	match := func(evs []BlockEvent) []BlockEvent {
 		var out []BlockEvent
 		for _, e := range evs {

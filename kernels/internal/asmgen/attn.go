@@ -97,21 +97,10 @@ TEXT ·expSubAVX(SB), NOSPLIT, $0-48
 	VBROADCASTSS m+24(FP), Y8
 	MOVQ lanes+32(FP), DX
 	VMOVUPS (DX), Y9
-	XORQ AX, AX
-loop:
-	CMPQ AX, CX
-	JGE done`)
-	g.ins("VMOVUPS (SI)(AX*4), Y0", "VSUBPS Y8, Y0, Y0")
-	g.ins(expBody("done")...)
-	g.ins(
-		"VMOVUPS Y7, (DI)(AX*4)",
-		"VADDPS Y7, Y9, Y9",
-		"ADDQ $8, AX",
-		"JMP loop",
-	)
-	g.label("done")
-	g.ins("VMOVUPS Y9, (DX)", "MOVQ AX, ret+40(FP)", "VZEROUPPER", "RET")
-	g.raw("")
+	XORQ AX, AX`)
+	g.expLoop([]string{"VMOVUPS (SI)(AX*4), Y0", "VSUBPS Y8, Y0, Y0"},
+		[]string{"VMOVUPS Y7, (DI)(AX*4)", "VADDPS Y7, Y9, Y9"},
+		[]string{"VMOVUPS Y9, (DX)", "MOVQ AX, ret+40(FP)"})
 }
 
 // swiglu writes the SwiGLU kernel: out = float32(silu32(g) * u) for vectors
@@ -127,22 +116,26 @@ TEXT ·swigluAVX(SB), NOSPLIT, $0-40
 	MOVQ gate+8(FP), SI
 	MOVQ up+16(FP), DX
 	MOVQ n+24(FP), CX
-	XORQ AX, AX
-loop:
-	CMPQ AX, CX
-	JGE done`)
-	g.ins("VMOVUPS (SI)(AX*4), Y8", "VXORPS signmask<>(SB), Y8, Y0")
+	XORQ AX, AX`)
+	g.expLoop([]string{"VMOVUPS (SI)(AX*4), Y8", "VXORPS signmask<>(SB), Y8, Y0"},
+		[]string{"VADDPS one<>(SB), Y7, Y7", "VDIVPS Y7, Y8, Y7", "VMULPS (DX)(AX*4), Y7, Y7", "VMOVUPS Y7, (DI)(AX*4)"},
+		[]string{"MOVQ AX, ret+32(FP)"})
+}
+
+// expLoop writes the loop of the exp32 kernels over the vectors of 8 at
+// element AX < CX: load sets Y0 to exp32's argument, expBody computes Y7,
+// use consumes it; after the loop, or at the first vector expBody refuses,
+// epilogue stores the results (AX: the elements done) and the kernel returns.
+func (g *gen) expLoop(load, use, epilogue []string) {
+	g.label("loop")
+	g.ins("CMPQ AX, CX", "JGE done")
+	g.ins(load...)
 	g.ins(expBody("done")...)
-	g.ins(
-		"VADDPS one<>(SB), Y7, Y7",
-		"VDIVPS Y7, Y8, Y7",
-		"VMULPS (DX)(AX*4), Y7, Y7",
-		"VMOVUPS Y7, (DI)(AX*4)",
-		"ADDQ $8, AX",
-		"JMP loop",
-	)
+	g.ins(use...)
+	g.ins("ADDQ $8, AX", "JMP loop")
 	g.label("done")
-	g.ins("MOVQ AX, ret+32(FP)", "VZEROUPPER", "RET")
+	g.ins(epilogue...)
+	g.ins("VZEROUPPER", "RET")
 	g.raw("")
 }
 
