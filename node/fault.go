@@ -19,6 +19,13 @@ type Fault struct {
 	WrongOutputRate float64
 	// Withhold makes the node refuse to serve its recorded tensors.
 	Withhold bool
+	// AfterRun, when set, is called after each step's computation with the
+	// task and the step's index, before anything is sent (a test stops the
+	// node there to lose it in the middle of a step).
+	AfterRun func(task uint32, step uint64)
+	// AfterRelay, when set, is called after a routed step's outputs went to
+	// the next stage and before the answer to the client.
+	AfterRelay func(task uint32, step uint64)
 
 	mu  sync.Mutex // guards rng
 	rng *rand.Rand
@@ -43,6 +50,20 @@ func ParseFault(s string, seed uint64) (*Fault, error) {
 		}
 	}
 	return f, nil
+}
+
+// afterRun calls AfterRun if set. A nil Fault does nothing.
+func (f *Fault) afterRun(task uint32, step uint64) {
+	if f != nil && f.AfterRun != nil {
+		f.AfterRun(task, step)
+	}
+}
+
+// afterRelay calls AfterRelay if set. A nil Fault does nothing.
+func (f *Fault) afterRelay(task uint32, step uint64) {
+	if f != nil && f.AfterRelay != nil {
+		f.AfterRelay(task, step)
+	}
 }
 
 // perturb changes the first element x of an f32 frame to 1.5x+1 with

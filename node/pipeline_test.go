@@ -66,12 +66,18 @@ func newCluster(t *testing.T, m *models.Model) *cluster {
 // serve starts a host whose worker loads the given tasks.
 func (c *cluster) serve(t *testing.T, tasks ...int) *p2p.Host {
 	t.Helper()
+	return c.serveFault(t, nil, tasks...)
+}
+
+// serveFault is serve with a worker that injects f.
+func (c *cluster) serveFault(t *testing.T, f *node.Fault, tasks ...int) *p2p.Host {
+	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
 	h, err := p2p.New(context.Background(), p2p.Config{Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := node.NewWorker(node.WorkerConfig{OnSessionEnd: func(e node.SessionEnd) { c.ends <- e }})
+	w := node.NewWorker(node.WorkerConfig{Fault: f, OnSessionEnd: func(e node.SessionEnd) { c.ends <- e }})
 	for _, i := range tasks {
 		if err := w.Load(node.TaskKey{Model: c.model, Task: uint32(i)}, c.shards[i]); err != nil {
 			t.Fatal(err)
@@ -195,6 +201,9 @@ func TestPipelineFailover(t *testing.T) {
 		got, err := sess.Forward(ctx, toks, pos)
 		if err != nil {
 			t.Fatalf("step %d: %v", pos, err)
+		}
+		if want := pos < 60; sess.Relaying() != want {
+			t.Fatalf("step %d: relaying %v, want %v (until the failover)", pos, sess.Relaying(), want)
 		}
 		out, err := ls.Run(map[string]exec.Tensor{"tokens": exec.I32s(toks...), "pos": exec.I32s(int32(pos))})
 		if err != nil {

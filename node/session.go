@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/splitup/splitup/exec"
@@ -16,9 +17,19 @@ import (
 // PosInput is the graph input fed from Step.Positions.
 const PosInput = "pos"
 
-// session is one pipeline session of one task. Only its stream's goroutine
-// touches it.
+// session is one pipeline session of one task. The client's stream serves
+// it; when the client routes it (relay.go), a relay stream from the stage
+// before runs steps on it too, so mu serialises steps, routing and what
+// either sends to the client.
 type session struct {
+	mu     sync.Mutex
+	client *p2p.Stream // the stream that opened the session
+	route  *p2p.Route  // nil: steps come from the client only and go back to it
+	next   *p2p.Stream // relay stream to the next stage (routed, not last)
+	local  *session    // or the next stage's session on this same worker
+	closed bool
+	w      *Worker
+
 	id    string
 	key   TaskKey
 	t     *loadedTask
@@ -32,29 +43,32 @@ type session struct {
 }
 
 // step runs one Step: inputs by name (positions from the message), outputs
-// back as frames; everything is recorded row by row.
-func (s *session) step(m *p2p.Step) (*p2p.StepResult, *p2p.Error) {
+// back as frames; everything is recorded row by row. It also returns the
+// full outputs, before the argmax of those m.Argmax names; routed, names
+// the task does not output are left to a later stage.
+func (s *session) step(m *p2p.Step, routed bool) (*p2p.StepResult, []p2p.NamedTensor, *p2p.Error) {
 	if m.SessionID != s.id {
-		return nil, errorf(p2p.CodeUnknownSession, "session %q is not open on this stream", m.SessionID)
+		return nil, nil, errorf(p2p.CodeUnknownSession, "session %q is not open on this stream", m.SessionID)
 	}
 	if m.Index != uint64(s.steps) {
-		return nil, errorf(p2p.CodeBadInput, "step %d out of order; expected %d", m.Index, s.steps)
+		return nil, nil, errorf(p2p.CodeBadInput, "step %d out of order; expected %d", m.Index, s.steps)
 	}
 	n := len(m.Positions)
 	if n == 0 {
-		return nil, errorf(p2p.CodeBadInput, "a step needs at least one position")
+		return nil, nil, errorf(p2p.CodeBadInput, "a step needs at least one position")
 	}
 	inputs, perr := s.inputs(m, n)
 	if perr != nil {
-		return nil, perr
+		return nil, nil, perr
 	}
 	s.t.mu.Lock()
 	start := time.Now()
 	outs, err := s.es.Run(inputs)
 	s.busy += time.Since(start)
 	s.t.mu.Unlock()
+	s.fault.afterRun(s.key.Task, m.Index)
 	if err != nil {
-		return nil, errorf(p2p.CodeBadInput, "run task %d: %v", s.key.Task, err)
+		return nil, nil, errorf(p2p.CodeBadInput, "run task %d: %v", s.key.Task, err)
 	}
 	res := &p2p.StepResult{SessionID: s.id, Index: m.Index}
 	for _, name := range s.t.out {
@@ -68,12 +82,17 @@ func (s *session) step(m *p2p.Step) (*p2p.StepResult, *p2p.Error) {
 	for i := range res.Tensors {
 		s.rec.add(res.Tensors[i].Name, &res.Tensors[i].Frame)
 	}
-	if err := s.argmax(res, m.Argmax); err != nil {
-		return nil, err
+	full := slices.Clone(res.Tensors)
+	names := m.Argmax
+	if routed {
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !slices.Contains(s.t.out, n) })
+	}
+	if err := s.argmax(res, names); err != nil {
+		return nil, nil, err
 	}
 	s.steps++
 	s.rows += n
-	return res, nil
+	return res, full, nil
 }
 
 // argmax replaces the outputs named in names (already recorded in full)

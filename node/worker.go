@@ -63,8 +63,15 @@ type Worker struct {
 	records   RecordSource
 	log       *slog.Logger
 
-	mu    sync.Mutex // guards tasks
-	tasks map[TaskKey]*loadedTask
+	mu       sync.Mutex // guards tasks and sessions
+	tasks    map[TaskKey]*loadedTask
+	sessions map[sessionKey]*session // open sessions, for relay streams
+}
+
+// sessionKey names an open session of one task.
+type sessionKey struct {
+	id  string
+	key TaskKey
 }
 
 // loadedTask is a task's program; mu serialises its runs.
@@ -96,7 +103,7 @@ func NewWorker(c WorkerConfig) *Worker {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Worker{threads: max(c.Threads, 1), authorize: c.Authorize, onEnd: c.OnSessionEnd, fault: c.Fault, records: c.Records, log: c.Log, tasks: map[TaskKey]*loadedTask{}}
+	return &Worker{threads: max(c.Threads, 1), authorize: c.Authorize, onEnd: c.OnSessionEnd, fault: c.Fault, records: c.Records, log: c.Log, tasks: map[TaskKey]*loadedTask{}, sessions: map[sessionKey]*session{}}
 }
 
 // Load decodes a shard and prepares its program (preloads the weights).
@@ -154,23 +161,29 @@ func errorf(code uint32, format string, a ...any) *p2p.Error {
 	return &p2p.Error{Code: code, Text: fmt.Sprintf(format, a...)}
 }
 
-// Serve handles one pipeline stream: an OpenSession, Steps, then Close (or
-// the end of the stream). It is the host's pipeline handler.
+// Serve handles one pipeline stream: an OpenSession, Steps and Routes, then
+// Close (or the end of the stream); or an Attach and the Steps relayed into
+// that session by the stage before (see relay.go). It is the host's
+// pipeline handler.
 func (w *Worker) Serve(ctx context.Context, s *p2p.Stream) {
 	m, err := s.Recv()
 	if err != nil {
 		return
 	}
+	if a, ok := m.(*p2p.Attach); ok {
+		w.serveRelay(s, a)
+		return
+	}
 	open, ok := m.(*p2p.OpenSession)
 	if !ok {
-		s.Send(errorf(p2p.CodeProtocol, "expected OpenSession, got %v", m.Type()))
+		s.Send(errorf(p2p.CodeProtocol, "expected OpenSession or Attach, got %v", m.Type()))
 		return
 	}
 	if strings.HasPrefix(open.SessionID, RecordPrefix) {
 		w.serveRecord(s, open)
 		return
 	}
-	sess, perr := w.open(ctx, open)
+	sess, perr := w.open(ctx, open, s)
 	if perr != nil {
 		s.Send(perr)
 		return
@@ -189,14 +202,11 @@ func (w *Worker) Serve(ctx context.Context, s *p2p.Stream) {
 		}
 		switch m := m.(type) {
 		case *p2p.Step:
-			res, perr := sess.step(m)
-			if perr != nil {
-				if s.Send(perr) != nil {
-					return
-				}
-				continue
+			if sess.run(m, "") != nil {
+				return
 			}
-			if s.Send(res) != nil {
+		case *p2p.Route:
+			if sess.setRoute(ctx, m) != nil {
 				return
 			}
 		case *p2p.Close:
@@ -208,7 +218,7 @@ func (w *Worker) Serve(ctx context.Context, s *p2p.Stream) {
 	}
 }
 
-func (w *Worker) open(ctx context.Context, m *p2p.OpenSession) (*session, *p2p.Error) {
+func (w *Worker) open(ctx context.Context, m *p2p.OpenSession, client *p2p.Stream) (*session, *p2p.Error) {
 	key := TaskKey{Model: m.ModelID, Task: m.TaskID}
 	lt := w.task(key)
 	if lt == nil {
@@ -219,10 +229,20 @@ func (w *Worker) open(ctx context.Context, m *p2p.OpenSession) (*session, *p2p.E
 			return nil, errorf(p2p.CodeUnknownTask, "session %s may not run task %d here: %v", m.SessionID, m.TaskID, err)
 		}
 	}
-	return &session{id: m.SessionID, key: key, t: lt, es: lt.prog.NewSession(), rec: newRecord(lt.in, lt.out), fault: w.fault}, nil
+	s := &session{id: m.SessionID, key: key, t: lt, es: lt.prog.NewSession(), rec: newRecord(lt.in, lt.out), fault: w.fault, client: client, w: w}
+	w.mu.Lock()
+	w.sessions[sessionKey{m.SessionID, key}] = s // a reopened session (a client's new stream) takes the relay streams
+	w.mu.Unlock()
+	return s, nil
 }
 
 func (w *Worker) end(s *session) {
+	w.mu.Lock()
+	if sk := (sessionKey{s.id, s.key}); w.sessions[sk] == s {
+		delete(w.sessions, sk)
+	}
+	w.mu.Unlock()
+	s.close()
 	if w.onEnd == nil || s.steps == 0 {
 		return
 	}

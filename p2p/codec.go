@@ -160,7 +160,7 @@ func parseHeader(h []byte, lim Limits) (MsgType, int64, error) {
 		return 0, 0, fmt.Errorf("%w: message version %d, this build speaks %d", ErrMalformed, v, MessageVersion)
 	}
 	t := MsgType(h[len(MessageMagic)+1])
-	if t < TypeOpenSession || t > TypeClose {
+	if t < TypeOpenSession || t > lastType {
 		return 0, 0, fmt.Errorf("%w: unknown message type %d", ErrMalformed, uint8(t))
 	}
 	n := binary.LittleEndian.Uint64(h[len(MessageMagic)+2:])

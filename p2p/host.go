@@ -193,6 +193,16 @@ func (h *Host) Addrs() []string {
 	return out
 }
 
+// AddrPeer returns the peer id at the end of addr, a multiaddr ending in
+// /p2p/<peer id>.
+func AddrPeer(addr string) (PeerID, error) {
+	info, err := peer.AddrInfoFromString(addr)
+	if err != nil {
+		return "", fmt.Errorf("p2p: address %q (want /ip4/HOST/tcp/PORT/p2p/ID): %w", addr, err)
+	}
+	return info.ID, nil
+}
+
 // Connect dials the peer at addr, a multiaddr ending in /p2p/<peer id>, and
 // returns its peer id. The address is remembered for later streams.
 func (h *Host) Connect(ctx context.Context, addr string) (PeerID, error) {

@@ -44,6 +44,8 @@ const (
 	MaxTensorsPerMessage = 1024
 	// MaxErrorText caps the text of an Error message in bytes.
 	MaxErrorText = 4096
+	// MaxAddr caps a peer address or peer id in a Route message, in bytes.
+	MaxAddr = 1024
 )
 
 // MsgType is the type byte of a pipeline message.
@@ -61,7 +63,14 @@ const (
 	TypeError MsgType = 4
 	// TypeClose marks a Close message.
 	TypeClose MsgType = 5
+	// TypeRoute marks a Route message.
+	TypeRoute MsgType = 6
+	// TypeAttach marks an Attach message.
+	TypeAttach MsgType = 7
 )
+
+// lastType is the highest message type this build knows.
+const lastType = TypeAttach
 
 // String returns the name of t.
 func (t MsgType) String() string {
@@ -76,6 +85,10 @@ func (t MsgType) String() string {
 		return "Error"
 	case TypeClose:
 		return "Close"
+	case TypeRoute:
+		return "Route"
+	case TypeAttach:
+		return "Attach"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }
@@ -97,7 +110,8 @@ func (l Limits) maxPayload(t MsgType) int64 {
 	return MaxSmallPayload
 }
 
-// Message is one of *OpenSession, *Step, *StepResult, *Error and *Close.
+// Message is one of *OpenSession, *Step, *StepResult, *Error, *Close,
+// *Route and *Attach.
 type Message interface {
 	// Type returns the message's type byte.
 	Type() MsgType
@@ -166,6 +180,45 @@ type Close struct {
 	SessionID string
 }
 
+// Route tells the node of one stage of a chain of tasks how a session's
+// steps travel: with On, every step it runs (from the client or relayed by
+// the stage before) also goes straight to the next stage's node as that
+// node's Step, and it accepts steps relayed by the peer Prev on an Attach
+// stream; its StepResults still go to the client, which keeps them for
+// replay, and for the last stage they are the step's answer. Without On
+// the session takes steps from the client only again. Either way the node
+// answers with a StepResult without tensors whose Index is the number of
+// steps the session has run (the client learns which steps a stage
+// finished before a failure).
+type Route struct {
+	// SessionID names the session.
+	SessionID string
+	// On switches relaying on (the fields below apply) or off.
+	On bool
+	// Next is the next stage's address (a multiaddr ending in /p2p/ID);
+	// empty for the last stage.
+	Next string
+	// NextTask is the next stage's task index.
+	NextTask uint32
+	// Prev is the peer id of the stage before, the only peer whose relayed
+	// steps are accepted; empty for the first stage.
+	Prev string
+}
+
+// Attach opens a relay stream: the steps that follow on the stream are for
+// the session SessionID of task TaskID of model ModelID, which a client
+// already opened on the receiver and routed (Route) to accept them from the
+// sender. The receiver acknowledges with an empty StepResult or refuses
+// with an Error.
+type Attach struct {
+	// SessionID names the session.
+	SessionID string
+	// ModelID is the chain's id of the model.
+	ModelID [32]byte
+	// TaskID is the receiver's task in the session.
+	TaskID uint32
+}
+
 // Error codes carried by an Error message.
 const (
 	CodeInternal       uint32 = 1 // the sender failed for a reason of its own
@@ -176,6 +229,7 @@ const (
 	CodeBadInput       uint32 = 6 // tensors or positions do not fit the task interface
 	CodeBusy           uint32 = 7 // the sender is overloaded; retry elsewhere
 	CodeShuttingDown   uint32 = 8 // the sender is stopping
+	CodeRelay          uint32 = 9 // the step ran, but the next stage could not be reached
 )
 
 // Type implements Message.
@@ -192,6 +246,12 @@ func (*Error) Type() MsgType { return TypeError }
 
 // Type implements Message.
 func (*Close) Type() MsgType { return TypeClose }
+
+// Type implements Message.
+func (*Route) Type() MsgType { return TypeRoute }
+
+// Type implements Message.
+func (*Attach) Type() MsgType { return TypeAttach }
 
 // Error formats the code and text.
 func (m *Error) Error() string { return fmt.Sprintf("remote error %d: %s", m.Code, m.Text) }
@@ -255,6 +315,31 @@ func (m *Close) encode(e *encoder) error {
 	return e.str("session id", m.SessionID, MaxSessionID)
 }
 
+func (m *Route) encode(e *encoder) error {
+	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
+		return err
+	}
+	on := byte(0)
+	if m.On {
+		on = 1
+	}
+	e.raw([]byte{on})
+	if err := e.str("next address", m.Next, MaxAddr); err != nil {
+		return err
+	}
+	e.u32(m.NextTask)
+	return e.str("previous peer", m.Prev, MaxAddr)
+}
+
+func (m *Attach) encode(e *encoder) error {
+	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
+		return err
+	}
+	e.raw(m.ModelID[:])
+	e.u32(m.TaskID)
+	return nil
+}
+
 // decodePayload parses the payload of a message of type t.
 func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 	d := &decoder{b: b, lim: lim}
@@ -285,6 +370,23 @@ func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 		m = &Error{Code: d.u32(), Text: d.str("error text", MaxErrorText)}
 	case TypeClose:
 		m = &Close{SessionID: d.str("session id", MaxSessionID)}
+	case TypeRoute:
+		r := &Route{SessionID: d.str("session id", MaxSessionID)}
+		if b := d.bytes(1); b != nil {
+			if b[0] > 1 {
+				d.fail("route flag %d, want 0 or 1", b[0])
+			}
+			r.On = b[0] == 1
+		}
+		r.Next = d.str("next address", MaxAddr)
+		r.NextTask = d.u32()
+		r.Prev = d.str("previous peer", MaxAddr)
+		m = r
+	case TypeAttach:
+		a := &Attach{SessionID: d.str("session id", MaxSessionID)}
+		copy(a.ModelID[:], d.bytes(32))
+		a.TaskID = d.u32()
+		m = a
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 	}

@@ -46,6 +46,11 @@ func sampleMessages() []Message {
 		&Error{},
 		&Close{SessionID: "sess-1"},
 		&Close{},
+		&Route{SessionID: "sess-1", On: true, Next: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample", NextTask: 2, Prev: "12D3KooWPrev"},
+		&Route{SessionID: "sess-1"},
+		&Route{},
+		&Attach{SessionID: "sess-1", ModelID: [32]byte{9, 8}, TaskID: 3},
+		&Attach{},
 	}
 }
 
@@ -135,6 +140,11 @@ func TestDecodeMessageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	dupArgmax[len(dupArgmax)-1] = 'b' // "ac" becomes "ab"
+	route, err := EncodeMessage(&Route{SessionID: "s", On: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	route[MessageHeaderLen+4+1] = 2 // the flag after the session id
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -149,6 +159,7 @@ func TestDecodeMessageErrors(t *testing.T) {
 		{"10 GB claim", big, ErrTooLarge, "claims 10000000000 payload bytes"},
 		{"truncated", good[:len(good)-1], ErrMalformed, "header says"},
 		{"argmax twice", dupArgmax, ErrMalformed, `name "ab" appears twice`},
+		{"route flag 2", route, ErrMalformed, "route flag 2"},
 		{"trailing", mut(func(b []byte) []byte {
 			binary.LittleEndian.PutUint64(b[6:], uint64(len(b)-MessageHeaderLen+1))
 			return append(b, 0)
@@ -187,6 +198,8 @@ func TestEncodeMessageErrors(t *testing.T) {
 		&StepResult{Tensors: []NamedTensor{{Name: strings.Repeat("n", ir.MaxName+1), Frame: testFrame(1)}}},
 		&OpenSession{SessionID: strings.Repeat("s", MaxSessionID+1)},
 		&Error{Text: strings.Repeat("e", MaxErrorText+1)},
+		&Route{Next: strings.Repeat("a", MaxAddr+1)},
+		&Attach{SessionID: strings.Repeat("s", MaxSessionID+1)},
 	} {
 		if b, err := EncodeMessage(m); err == nil {
 			t.Errorf("EncodeMessage(%#v) = %d bytes, want an error", m, len(b))

@@ -98,6 +98,10 @@ func (h *Host) wrap(ns network.Stream) *Stream {
 // Peer returns the remote peer.
 func (s *Stream) Peer() PeerID { return s.s.Conn().RemotePeer() }
 
+// Host returns the host the stream belongs to (to open streams to other
+// peers on behalf of this one).
+func (s *Stream) Host() *Host { return s.h }
+
 // SetTimeouts replaces the host's read and write timeouts for this stream.
 // A read fails when no byte arrives for read; a write when the remote
 // takes no byte for write. Zero means no timeout: then only a dropped

@@ -12,7 +12,10 @@
 //     positions) to the tasks that read them, passes every task's outputs to
 //     the tasks that read them, and returns the last row of "logits";
 //     ForwardArgmax, for greedy decoding, returns only the index of its
-//     largest value, which the node holding the logits picks.
+//     largest value, which the node holding the logits picks. When the
+//     tasks form a chain, the nodes pass the activations from stage to
+//     stage themselves (relay.go) and each token crosses the network once
+//     per stage plus once back.
 //  3. When a node's stream breaks, the session reports it, opens a stream to
 //     the replacement and replays that task's inputs so far as one batched
 //     step (the kernels are batch invariant, so the cache is bit-identical),
@@ -72,6 +75,9 @@ type Config struct {
 	Resolver Resolver
 	// MaxFailovers bounds the replacements per task (default 3).
 	MaxFailovers int
+	// NoRelay keeps every step's activations going through this side even
+	// when the tasks form a chain whose nodes could pass them on directly.
+	NoRelay bool
 }
 
 // levels groups task indices by longest distance from the model inputs:

@@ -26,6 +26,11 @@ type Session struct {
 	// reducible: no task reads Logits, so a node may answer with their
 	// argmax instead (ForwardArgmax, and replays, whose results are unused).
 	reducible bool
+	// relay: the tasks form a chain whose stages may pass activations to
+	// each other directly (relay.go); it stays on until relaying fails once.
+	relay  bool
+	routed bool          // the nodes are routed and every link has a reader
+	fault  chan struct{} // a reader saw an Error or a broken stream
 	// Timing, when set, receives each task's step start and end (for tests
 	// that show parallel branches overlap).
 	Timing func(task int, start, end int64)
@@ -35,8 +40,11 @@ type Session struct {
 type link struct {
 	task      Task
 	addr      string
+	peer      p2p.PeerID
 	stream    *p2p.Stream
-	steps     uint64 // steps sent on the current stream
+	in        chan received // the reader's messages, while one runs (relay.go)
+	done      chan struct{} // closed to stop the reader
+	steps     uint64        // steps sent on the current stream
 	hist      *history
 	failovers int
 }
@@ -53,7 +61,7 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, levels: lv, reducible: true}
+	s := &Session{cfg: cfg, levels: lv, reducible: true, fault: make(chan struct{}, 1)}
 	for _, t := range cfg.Tasks {
 		if slices.Contains(t.Inputs, Logits) {
 			s.reducible = false
@@ -62,6 +70,7 @@ func Open(cfg Config) (*Session, error) {
 	for _, t := range cfg.Tasks {
 		s.links = append(s.links, &link{task: t, hist: newHistory()})
 	}
+	s.relay = !cfg.NoRelay && isChain(cfg.Tasks, lv)
 	return s, nil
 }
 
@@ -136,16 +145,36 @@ func (s *Session) step(ctx context.Context, positions []int32, inputs []p2p.Name
 	for _, in := range inputs {
 		values[in.Name] = in
 	}
+	var done []bool // tasks that already ran this step by relaying
+	if s.relay {
+		var err error
+		done, err = s.relayStep(ctx, values, positions, argmax)
+		if err != nil && !errors.Is(err, errRelayLost) {
+			return nil, err
+		}
+	}
 	for _, level := range s.levels {
-		outs := make([][]p2p.NamedTensor, len(level))
-		errs := make([]error, len(level))
-		if len(level) == 1 {
+		var todo []int
+		for _, ti := range level {
+			if done != nil && done[ti] {
+				ins, err := s.inputsOf(s.links[ti], values)
+				if err != nil {
+					return nil, err
+				}
+				s.links[ti].hist.add(positions, ins)
+				continue
+			}
+			todo = append(todo, ti)
+		}
+		outs := make([][]p2p.NamedTensor, len(todo))
+		errs := make([]error, len(todo))
+		if len(todo) == 1 {
 			// No goroutine for a lone task: the hand-off would add a
 			// wake-up to every step of a plain pipeline.
-			outs[0], errs[0] = s.run(ctx, s.links[level[0]], positions, values, argmax)
+			outs[0], errs[0] = s.run(ctx, s.links[todo[0]], positions, values, argmax)
 		} else {
 			var wg sync.WaitGroup
-			for j, ti := range level {
+			for j, ti := range todo {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -191,16 +220,9 @@ func (s *Session) run(ctx context.Context, l *link, positions []int32, values ma
 			reduce = append(reduce, name)
 		}
 	}
-	var ins []p2p.NamedTensor
-	for _, name := range l.task.Inputs {
-		if name == Pos {
-			continue
-		}
-		v, ok := values[name]
-		if !ok {
-			return nil, fmt.Errorf("pipeline: task %d input %q was not produced", l.task.ID, name)
-		}
-		ins = append(ins, v)
+	ins, err := s.inputsOf(l, values)
+	if err != nil {
+		return nil, err
 	}
 	for {
 		start := nowNano()
@@ -223,6 +245,22 @@ func (s *Session) run(ctx context.Context, l *link, positions []int32, values ma
 	}
 }
 
+// inputsOf picks l's task inputs (but Pos) out of values.
+func (s *Session) inputsOf(l *link, values map[string]p2p.NamedTensor) ([]p2p.NamedTensor, error) {
+	var ins []p2p.NamedTensor
+	for _, name := range l.task.Inputs {
+		if name == Pos {
+			continue
+		}
+		v, ok := values[name]
+		if !ok {
+			return nil, fmt.Errorf("pipeline: task %d input %q was not produced", l.task.ID, name)
+		}
+		ins = append(ins, v)
+	}
+	return ins, nil
+}
+
 // try sends st on l's stream (opening it and replaying history first when
 // needed) and waits for the result.
 func (s *Session) try(ctx context.Context, l *link, st *p2p.Step) (*p2p.StepResult, error) {
@@ -241,7 +279,7 @@ func (l *link) exchange(st *p2p.Step) (*p2p.StepResult, error) {
 	if err := l.stream.Send(st); err != nil {
 		return nil, err
 	}
-	m, err := l.stream.Recv()
+	m, err := l.recv(context.Background(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +308,7 @@ func (s *Session) connect(ctx context.Context, l *link) error {
 	if err != nil {
 		return err
 	}
+	l.peer = pid
 	st, err := s.cfg.Host.OpenPipeline(ctx, pid)
 	if err != nil {
 		return err
@@ -297,6 +336,7 @@ func (s *Session) connect(ctx context.Context, l *link) error {
 }
 
 func (l *link) drop() {
+	l.stopReader()
 	if l.stream != nil {
 		l.stream.Reset()
 		l.stream = nil
@@ -309,6 +349,7 @@ func (s *Session) Close() error {
 		if l.stream != nil {
 			l.stream.Send(&p2p.Close{SessionID: s.cfg.SessionID})
 			l.stream.Close()
+			l.stopReader()
 			l.stream = nil
 		}
 	}

@@ -1,0 +1,187 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/splitup/splitup/p2p"
+)
+
+// Relaying. A client that runs a chain of tasks may route each stage's
+// session (p2p.Route) so that the node sends every step's outputs straight
+// to the next stage's node over a relay stream (opened with p2p.Attach)
+// instead of only back to the client: a token then crosses the network
+// once per stage plus once back, not twice per stage. Each stage still
+// answers the client with its StepResult (the client keeps them to replay
+// a stage on a replacement node), after the relay send, so those answers
+// are off the token's path except the last stage's, which is the step's
+// result. A Route without On, or a relay send that fails, puts the session
+// back to taking steps from its client only; the Route's answer carries
+// the number of steps the session has run, so a client that lost a node
+// mid-step knows which stages finished it.
+
+// attachTimeout bounds opening a relay stream to the next stage.
+const attachTimeout = 10 * time.Second
+
+// errRefused ends a relay stream whose step the session does not accept.
+var errRefused = errors.New("relayed step refused")
+
+// run runs a step that came from the client (from == "") or was relayed by
+// peer from, sends its outputs on to the next stage when the session is
+// routed, and answers the client. It returns an error when the client's
+// stream fails, and errRefused for a relayed step the session does not
+// accept (not routed, or not from the peer the route names).
+func (s *session) run(m *p2p.Step, from string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if from != "" && (s.closed || s.route == nil || s.route.Prev != from) {
+		return errRefused
+	}
+	res, full, perr := s.step(m, s.route != nil)
+	if perr != nil {
+		return s.client.Send(perr)
+	}
+	var ferr error
+	if s.next != nil || s.local != nil {
+		fwd := &p2p.Step{SessionID: s.id, Index: m.Index, Positions: m.Positions, Tensors: full, Argmax: m.Argmax}
+		if s.local != nil {
+			ferr = s.local.run(fwd, s.client.Host().ID().String())
+		} else {
+			ferr = s.next.Send(fwd)
+		}
+		s.fault.afterRelay(s.key.Task, m.Index)
+	}
+	if err := s.client.Send(res); err != nil {
+		return err
+	}
+	if ferr != nil {
+		next := s.route.NextTask
+		s.unroute()
+		return s.client.Send(errorf(p2p.CodeRelay, "step %d ran, but task %d's node did not take its outputs: %v", m.Index, next, ferr))
+	}
+	return nil
+}
+
+// setRoute applies a Route from the client and answers with the number of
+// steps run.
+func (s *session) setRoute(ctx context.Context, m *p2p.Route) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.SessionID != s.id {
+		return s.client.Send(errorf(p2p.CodeUnknownSession, "session %q is not open on this stream", m.SessionID))
+	}
+	s.unroute()
+	if m.On {
+		pid, err := p2p.AddrPeer(m.Next)
+		if m.Next != "" && err == nil && pid == s.client.Host().ID() {
+			// The next stage runs on this worker: hand the step over in process.
+			s.local = s.w.session(s.id, TaskKey{Model: s.key.Model, Task: m.NextTask})
+			if s.local == nil {
+				return s.client.Send(errorf(p2p.CodeRelay, "route session %s to task %d on this node: that session is not open here", s.id, m.NextTask))
+			}
+		} else if m.Next != "" {
+			ctx, cancel := context.WithTimeout(ctx, attachTimeout)
+			st, err := attach(ctx, s.client.Host(), m.Next, &p2p.Attach{SessionID: s.id, ModelID: s.key.Model, TaskID: m.NextTask})
+			cancel()
+			if err != nil {
+				return s.client.Send(errorf(p2p.CodeRelay, "route session %s to task %d at %s: %v", s.id, m.NextTask, m.Next, err))
+			}
+			s.next = st
+		}
+		s.route = m
+	}
+	return s.client.Send(&p2p.StepResult{SessionID: s.id, Index: uint64(s.steps)})
+}
+
+// accepts reports whether the session takes steps relayed by peer from.
+func (s *session) accepts(from string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && s.route != nil && s.route.Prev == from
+}
+
+// unroute closes the relay stream to the next stage and stops accepting
+// relayed steps. s.mu is held.
+func (s *session) unroute() {
+	if s.next != nil {
+		s.next.Close()
+		s.next = nil
+	}
+	s.local, s.route = nil, nil
+}
+
+// close ends relaying for good, as the session ends.
+func (s *session) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.unroute()
+}
+
+// attach opens a relay stream to the node at addr for a.
+func attach(ctx context.Context, h *p2p.Host, addr string, a *p2p.Attach) (*p2p.Stream, error) {
+	pid, err := h.Connect(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.OpenPipeline(ctx, pid)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, st.Reset)
+	defer stop()
+	if err := st.Send(a); err != nil {
+		return nil, err
+	}
+	m, err := st.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := m.(*p2p.StepResult); !ok {
+		st.Reset()
+		return nil, fmt.Errorf("attach refused: %v", m)
+	}
+	return st, nil
+}
+
+// session returns the open session id of task key, or nil.
+func (w *Worker) session(id string, key TaskKey) *session {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sessions[sessionKey{id, key}]
+}
+
+// serveRelay runs the steps that the stage before relays into one of this
+// worker's open sessions.
+func (w *Worker) serveRelay(st *p2p.Stream, a *p2p.Attach) {
+	sess := w.session(a.SessionID, TaskKey{Model: a.ModelID, Task: a.TaskID})
+	if sess == nil {
+		st.Send(errorf(p2p.CodeUnknownSession, "no session %q of task %d is open here", a.SessionID, a.TaskID))
+		return
+	}
+	from := st.Peer().String()
+	if !sess.accepts(from) {
+		st.Send(errorf(p2p.CodeProtocol, "session %q of task %d is not routed to take steps from %s", a.SessionID, a.TaskID, from))
+		return
+	}
+	if st.Send(&p2p.StepResult{SessionID: a.SessionID}) != nil {
+		return
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			return
+		}
+		step, ok := m.(*p2p.Step)
+		if !ok {
+			st.Send(errorf(p2p.CodeProtocol, "expected a relayed Step, got %v", m.Type()))
+			return
+		}
+		if err := sess.run(step, from); err != nil {
+			w.log.Info("relay stream ended", "session", a.SessionID, "task", a.TaskID, "err", err)
+			return
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/splitup/splitup/p2p"
+)
+
+// Relaying. When the tasks form a chain (each reads exactly what the one
+// before produces, the first reads the model inputs), the session routes
+// every stage's node to the next (p2p.Route): the session sends a step to
+// the first stage only, each node passes its outputs straight to the next
+// node, and a token crosses the network once per stage plus once back
+// instead of twice per stage. Every node still sends this side its
+// StepResult after passing it on; a reader goroutine per link collects
+// them in stage order into the histories that replay a stage on a
+// replacement node, and the last stage's is the step's result.
+//
+// When anything goes wrong mid-step (a stream breaks, a node cannot reach
+// the next one, an Error arrives), the session un-routes every live node;
+// each answers after finishing what it was running, with the number of
+// steps it has run, and the StepResults it sent before that answer are
+// taken in. The stages that finished the step keep their outputs; the step
+// then completes through this side as without relaying (replacing dead
+// nodes and replaying their history as usual), and the session stays
+// without relaying from then on.
+
+// errRelayLost reports that relaying failed during a step and the step must
+// be completed through this side.
+var errRelayLost = errors.New("pipeline: relaying failed")
+
+// received is one message (or the end) of a link's stream, from its reader.
+type received struct {
+	m   p2p.Message
+	err error
+}
+
+// isChain reports whether the tasks form a chain the nodes can relay: one
+// task per level, the first reading only model inputs, each other reading
+// (besides Pos) exactly the outputs of the one before, and the last
+// producing Logits.
+func isChain(tasks []Task, levels [][]int) bool {
+	if len(tasks) < 2 || len(levels) != len(tasks) {
+		return false
+	}
+	for k, lv := range levels {
+		if len(lv) != 1 || lv[0] != k {
+			return false
+		}
+		in := slices.DeleteFunc(slices.Clone(tasks[k].Inputs), func(n string) bool { return n == Pos })
+		var want []string
+		if k == 0 {
+			want = []string{Tokens}
+		} else {
+			want = slices.Clone(tasks[k-1].Outputs)
+		}
+		slices.Sort(in)
+		slices.Sort(want)
+		if !slices.Equal(in, want) {
+			return false
+		}
+	}
+	return slices.Contains(tasks[len(tasks)-1].Outputs, Logits)
+}
+
+// relayStep runs one step by relaying, the model inputs in values; the
+// outputs of every stage that finished it are added to values and marked
+// in done (all of them unless the error is errRelayLost).
+func (s *Session) relayStep(ctx context.Context, values map[string]p2p.NamedTensor, positions []int32, argmax []string) (done []bool, err error) {
+	if !s.routed {
+		if err := s.route(ctx); err != nil {
+			s.relay = false
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return make([]bool, len(s.links)), errRelayLost
+		}
+	}
+	done = make([]bool, len(s.links))
+	first := s.links[0]
+	ins, err := s.inputsOf(first, values)
+	if err != nil {
+		return nil, err
+	}
+	if err := first.stream.Send(&p2p.Step{SessionID: s.cfg.SessionID, Index: first.steps, Positions: positions, Tensors: ins, Argmax: argmax}); err != nil {
+		return s.unrouteAll(ctx, values, done)
+	}
+	for k, l := range s.links {
+		m, err := l.recv(ctx, s.fault)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			return s.unrouteAll(ctx, values, done)
+		}
+		switch m := m.(type) {
+		case *p2p.StepResult:
+			if m.Index != l.steps || len(m.Tensors) == 0 {
+				return nil, fmt.Errorf("%w: task %d answered step %d with step %d (%d tensors)", ErrRemote, l.task.ID, l.steps, m.Index, len(m.Tensors))
+			}
+			l.took(values, m)
+			done[k] = true
+		case *p2p.Error:
+			if m.Code == p2p.CodeRelay || m.Code == p2p.CodeShuttingDown || m.Code == p2p.CodeBusy {
+				return s.unrouteAll(ctx, values, done)
+			}
+			return nil, fmt.Errorf("pipeline: task %d at %s: %w: %v", l.task.ID, l.addr, ErrRemote, m)
+		default:
+			return nil, fmt.Errorf("pipeline: task %d: %w: unexpected %v", l.task.ID, ErrRemote, m.Type())
+		}
+	}
+	return done, nil
+}
+
+// took takes a stage's StepResult for the current step: its outputs go
+// into values. The caller adds the stage's inputs to its history once
+// they are all known (a stage may finish a step whose producer died
+// before its own StepResult left).
+func (l *link) took(values map[string]p2p.NamedTensor, m *p2p.StepResult) {
+	l.steps++
+	for _, t := range m.Tensors {
+		values[t.Name] = t
+	}
+}
+
+// route opens every stage's stream and routes the nodes, last stage first
+// (a node accepts relayed steps only once routed), then starts the readers.
+// On failure it un-routes what it routed.
+func (s *Session) route(ctx context.Context) error {
+	for _, l := range s.links {
+		if l.stream == nil {
+			if err := s.connect(ctx, l); err != nil {
+				l.drop()
+				return err
+			}
+		}
+	}
+	n := len(s.links)
+	for k := n - 1; k >= 0; k-- {
+		r := &p2p.Route{SessionID: s.cfg.SessionID, On: true}
+		if k+1 < n {
+			r.Next, r.NextTask = s.links[k+1].addr, uint32(s.links[k+1].task.ID)
+		}
+		if k > 0 {
+			r.Prev = s.links[k-1].peer.String()
+		}
+		if err := s.setRoute(ctx, s.links[k], r); err != nil {
+			for _, l := range s.links[k+1:] {
+				if s.setRoute(ctx, l, &p2p.Route{SessionID: s.cfg.SessionID}) != nil {
+					l.drop()
+				}
+			}
+			return err
+		}
+	}
+	for _, l := range s.links {
+		l.startReader(s.fault)
+	}
+	s.routed = true
+	return nil
+}
+
+// setRoute sends r on l's stream (no reader yet) and checks the answer.
+func (s *Session) setRoute(ctx context.Context, l *link, r *p2p.Route) error {
+	stop := context.AfterFunc(ctx, func() { l.stream.Reset() })
+	defer stop()
+	if err := l.stream.Send(r); err != nil {
+		return err
+	}
+	m, err := l.stream.Recv()
+	if err != nil {
+		return err
+	}
+	switch m := m.(type) {
+	case *p2p.StepResult:
+		if len(m.Tensors) == 0 && m.Index == l.steps {
+			return nil
+		}
+		return fmt.Errorf("%w: task %d answered a route with step %d, want %d", ErrRemote, l.task.ID, m.Index, l.steps)
+	case *p2p.Error:
+		return fmt.Errorf("task %d at %s: %w", l.task.ID, l.addr, m)
+	}
+	return fmt.Errorf("%w: task %d answered a route with %v", ErrRemote, l.task.ID, m.Type())
+}
+
+// unrouteAll ends relaying after a failure during a step: every live node
+// is un-routed and its answers up to the acknowledgement are taken in (the
+// StepResults it sent before are the stages that finished the step); a
+// link whose stream broke is dropped for the usual failover.
+func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTensor, done []bool) ([]bool, error) {
+	s.relay, s.routed = false, false
+	for k, l := range s.links {
+		if l.stream == nil {
+			continue
+		}
+		if err := l.stream.Send(&p2p.Route{SessionID: s.cfg.SessionID}); err != nil {
+			l.drop()
+			continue
+		}
+	drain:
+		for {
+			m, err := l.recv(ctx, nil)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err != nil {
+				l.drop()
+				break
+			}
+			switch m := m.(type) {
+			case *p2p.StepResult:
+				switch {
+				case len(m.Tensors) == 0 && m.Index == l.steps: // the acknowledgement
+					break drain
+				case len(m.Tensors) > 0 && m.Index == l.steps && !done[k]: // it finished the step
+					l.took(values, m)
+					done[k] = true
+				default:
+					// Steps this side has no outputs of: replace the node.
+					l.drop()
+					break drain
+				}
+			case *p2p.Error:
+				if m.Code != p2p.CodeRelay {
+					l.drop()
+					break drain
+				}
+			default:
+				l.drop()
+				break drain
+			}
+		}
+	}
+	return done, errRelayLost
+}
+
+// startReader makes a goroutine receive everything on l's stream into l.in
+// and ping fault on an Error or the stream's end.
+func (l *link) startReader(fault chan struct{}) {
+	in, done, st := make(chan received, 4), make(chan struct{}), l.stream
+	l.in, l.done = in, done
+	go func() {
+		for {
+			m, err := st.Recv()
+			if _, isErr := m.(*p2p.Error); err != nil || isErr {
+				select {
+				case fault <- struct{}{}:
+				default:
+				}
+			}
+			select {
+			case in <- received{m, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// stopReader lets l's reader exit; it is gone once the stream is closed or
+// reset.
+func (l *link) stopReader() {
+	if l.done != nil {
+		close(l.done)
+		l.in, l.done = nil, nil
+	}
+}
+
+// recv returns the next message on l's stream: from its reader when one
+// runs (then a ping on fault or the end of ctx interrupts the wait),
+// directly otherwise.
+func (l *link) recv(ctx context.Context, fault <-chan struct{}) (p2p.Message, error) {
+	if l.in == nil {
+		return l.stream.Recv()
+	}
+	select {
+	case r := <-l.in:
+		return r.m, r.err
+	case <-fault:
+		return nil, errRelayLost
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Relaying reports whether the session's steps travel from node to node:
+// its tasks form a chain, relaying is not switched off (Config.NoRelay),
+// and it has not failed in this session.
+func (s *Session) Relaying() bool { return s.relay }
