@@ -52,7 +52,10 @@ func synthetic(b testing.TB, c llama.Config) (*ir.Graph, exec.WeightMap) {
 // alternating, with 1 compute thread each, greedy (the pipeline's last node
 // sends the argmax, as for the gateway); it reports both rates, their
 // ratio and the time to first token (session open + 16-token prefill),
-// at the default GOMAXPROCS and at 1.
+// at the default GOMAXPROCS and at 1. The pipeline runs twice per
+// iteration, with the nodes passing activations to each other (the
+// default) and with every activation through the client (NoRelay:
+// client_tok/s, client_ratio).
 func BenchmarkPipelineVsLocal(b *testing.B) {
 	cfg := llama.Config{Dim: 512, HiddenDim: 1376, Layers: 8, Heads: 8, Vocab: 4096, Context: 512}
 	g, w := synthetic(b, cfg)
@@ -120,27 +123,37 @@ func pipelineVsLocal(b *testing.B, client *p2p.Host, model [32]byte, tasks []pip
 		prompt[i] = int32(1 + i*37)
 	}
 	const gen = 32
-	var pipeT, localT, ttft time.Duration
+	var pipeT, clientT, localT, ttft time.Duration
 	ctx := context.Background()
-	for i := 0; b.Loop(); i++ {
+	decode := func(noRelay bool) (ttft, dec time.Duration) {
 		t0 := time.Now()
-		s, err := pipeline.Open(pipeline.Config{Host: client, Model: model, SessionID: "bench", Tasks: tasks, Resolver: res})
+		s, err := pipeline.Open(pipeline.Config{Host: client, Model: model, SessionID: "bench", Tasks: tasks, Resolver: res, NoRelay: noRelay})
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer s.Close()
 		tok, err := s.ForwardArgmax(ctx, prompt, 0) // greedy, as the gateway decodes
 		if err != nil {
 			b.Fatal(err)
 		}
-		ttft += time.Since(t0)
+		ttft = time.Since(t0)
 		t0 = time.Now()
 		for pos := len(prompt); pos < len(prompt)+gen; pos++ {
 			if tok, err = s.ForwardArgmax(ctx, []int32{int32(tok)}, pos); err != nil {
 				b.Fatal(err)
 			}
 		}
-		pipeT += time.Since(t0)
-		s.Close()
+		if s.Relaying() == noRelay {
+			b.Fatalf("relaying %v with NoRelay %v", s.Relaying(), noRelay)
+		}
+		return ttft, time.Since(t0)
+	}
+	for i := 0; b.Loop(); i++ {
+		t, d := decode(false)
+		ttft += t
+		pipeT += d
+		_, d = decode(true)
+		clientT += d
 
 		ls := local.NewSession()
 		pos := make([]int32, len(prompt))
@@ -150,7 +163,7 @@ func pipelineVsLocal(b *testing.B, client *p2p.Host, model [32]byte, tasks []pip
 		out, _ := ls.Run(map[string]exec.Tensor{"tokens": exec.I32s(prompt...), "pos": exec.I32s(pos...)})
 		l := out["logits"]
 		next := int32(sample.Argmax(l.Row(l.Rows() - 1)))
-		t0 = time.Now()
+		t0 := time.Now()
 		for p := len(prompt); p < len(prompt)+gen; p++ {
 			out, _ = ls.Run(map[string]exec.Tensor{"tokens": exec.I32s(next), "pos": exec.I32s(int32(p))})
 			next = int32(sample.Argmax(out["logits"].F32))
@@ -162,5 +175,7 @@ func pipelineVsLocal(b *testing.B, client *p2p.Host, model [32]byte, tasks []pip
 	b.ReportMetric(n/pipeT.Seconds(), "pipeline_tok/s")
 	b.ReportMetric(n/localT.Seconds(), "local_tok/s")
 	b.ReportMetric(localT.Seconds()/pipeT.Seconds(), "ratio")
+	b.ReportMetric(n/clientT.Seconds(), "client_tok/s")
+	b.ReportMetric(localT.Seconds()/clientT.Seconds(), "client_ratio")
 	b.ReportMetric(ttft.Seconds()*1e3/float64(b.N), "ttft_ms")
 }

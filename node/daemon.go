@@ -343,7 +343,7 @@ func (d *Daemon) commit(e SessionEnd) {
 	d.stats.Rows += len(e.Record.Rows(e.Inputs[0].Name))
 	d.stats.StepsCompute += e.Compute
 	d.mu.Unlock()
-	d.cfg.Log.Info("session done", "exec", id, "task", e.Key.Task, "steps", e.Steps, "compute_us", e.Compute.Microseconds())
+	d.cfg.Log.Info("session done", "exec", id, "task", e.Key.Task, "steps", e.Steps, "compute_us", e.Compute.Microseconds(), "relayed", e.Relayed)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, err := d.model(ctx, contract.Hash(e.Key.Model))

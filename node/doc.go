@@ -14,6 +14,13 @@
 //     outputs.
 //  3. Inputs and outputs are recorded row by row (one leaf per position), so
 //     the per-tensor Merkle roots do not depend on how steps were batched.
+//     A Fetch returns recorded rows: the gateway rebuilds the next stage on
+//     a replacement node from them.
+//  3a. For a chain of tasks the gateway routes each stage (Route): the
+//     worker opens a relay stream to the next stage's node (Attach) and
+//     sends each step's outputs there as that node's Step instead of back
+//     to the gateway; it takes relayed steps only from the peer the route
+//     names; only the last stage answers the gateway (relay.go).
 //  4. On Close (or a broken stream) the worker reports the roots
 //     (SessionEnd) for the daemon to commit.
 package node

@@ -6,21 +6,23 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/p2p"
 )
 
 // Relaying. A client that runs a chain of tasks may route each stage's
 // session (p2p.Route) so that the node sends every step's outputs straight
 // to the next stage's node over a relay stream (opened with p2p.Attach)
-// instead of only back to the client: a token then crosses the network
-// once per stage plus once back, not twice per stage. Each stage still
-// answers the client with its StepResult (the client keeps them to replay
-// a stage on a replacement node), after the relay send, so those answers
-// are off the token's path except the last stage's, which is the step's
-// result. A Route without On, or a relay send that fails, puts the session
-// back to taking steps from its client only; the Route's answer carries
-// the number of steps the session has run, so a client that lost a node
-// mid-step knows which stages finished it.
+// instead of back to the client: a token then crosses the network once per
+// stage plus once back, not twice per stage. Only the last stage answers
+// the client (its StepResult is the step's result); a stage that cannot
+// pass its outputs on answers with an Error (CodeRelay). The client
+// rebuilds a stage on a replacement node from the inputs recorded by the
+// stage before (p2p.Fetch). A Route without On, or a relay send that
+// fails, puts the session back to taking steps from its client and
+// answering each; the Route's answer carries the number of steps the
+// session has run, so a client that lost a node mid-step knows which
+// stages finished it.
 
 // attachTimeout bounds opening a relay stream to the next stage.
 const attachTimeout = 10 * time.Second
@@ -43,25 +45,49 @@ func (s *session) run(m *p2p.Step, from string) error {
 	if perr != nil {
 		return s.client.Send(perr)
 	}
+	if from != "" {
+		s.relayed++
+	}
+	if s.next == nil && s.local == nil {
+		return s.client.Send(res)
+	}
+	fwd := &p2p.Step{SessionID: s.id, Index: m.Index, Positions: m.Positions, Tensors: full, Argmax: m.Argmax}
 	var ferr error
-	if s.next != nil || s.local != nil {
-		fwd := &p2p.Step{SessionID: s.id, Index: m.Index, Positions: m.Positions, Tensors: full, Argmax: m.Argmax}
-		if s.local != nil {
-			ferr = s.local.run(fwd, s.client.Host().ID().String())
-		} else {
-			ferr = s.next.Send(fwd)
-		}
-		s.fault.afterRelay(s.key.Task, m.Index)
+	if s.local != nil {
+		ferr = s.local.run(fwd, s.client.Host().ID().String())
+	} else {
+		ferr = s.next.Send(fwd)
 	}
-	if err := s.client.Send(res); err != nil {
-		return err
+	s.fault.afterRelay(s.key.Task, m.Index)
+	if ferr == nil {
+		return nil
 	}
-	if ferr != nil {
-		next := s.route.NextTask
-		s.unroute()
-		return s.client.Send(errorf(p2p.CodeRelay, "step %d ran, but task %d's node did not take its outputs: %v", m.Index, next, ferr))
+	next := s.route.NextTask
+	s.unroute()
+	return s.client.Send(errorf(p2p.CodeRelay, "step %d ran, but task %d's node did not take its outputs: %v", m.Index, next, ferr))
+}
+
+// fetch answers a Fetch with rows of a recorded tensor.
+func (s *session) fetch(m *p2p.Fetch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.SessionID != s.id {
+		return s.client.Send(errorf(p2p.CodeUnknownSession, "session %q is not open on this stream", m.SessionID))
 	}
-	return nil
+	rows := s.rec.Rows(m.Name)
+	if rows == nil {
+		return s.client.Send(errorf(p2p.CodeBadInput, "task %d records no tensor %q", s.key.Task, m.Name))
+	}
+	from, n := int(m.From), int(m.Count)
+	if from+n > len(rows) || n == 0 {
+		return s.client.Send(errorf(p2p.CodeBadInput, "rows %d..%d of %q asked; %d recorded", from, from+n, m.Name, len(rows)))
+	}
+	first := rows[from]
+	f := ir.Frame{DType: first.DType, Shape: append(ir.Shape{n}, first.Shape[1:]...), Data: make([]byte, 0, n*len(first.Data))}
+	for _, r := range rows[from : from+n] {
+		f.Data = append(f.Data, r.Data...)
+	}
+	return s.client.Send(&p2p.StepResult{SessionID: s.id, Index: uint64(s.steps), Tensors: []p2p.NamedTensor{{Name: m.Name, Frame: f}}})
 }
 
 // setRoute applies a Route from the client and answers with the number of

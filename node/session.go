@@ -30,16 +30,17 @@ type session struct {
 	closed bool
 	w      *Worker
 
-	id    string
-	key   TaskKey
-	t     *loadedTask
-	es    *exec.Session
-	rec   *Record
-	steps int
-	rows  int // positions consumed so far
-	fault *Fault
-	busy  time.Duration // compute time of the steps
-	row   []float32     // scratch for argmax
+	id      string
+	key     TaskKey
+	t       *loadedTask
+	es      *exec.Session
+	rec     *Record
+	steps   int
+	rows    int // positions consumed so far
+	fault   *Fault
+	busy    time.Duration // compute time of the steps
+	relayed int           // steps that came from the stage before
+	row     []float32     // scratch for argmax
 }
 
 // step runs one Step: inputs by name (positions from the message), outputs

@@ -39,6 +39,9 @@ type SessionEnd struct {
 	Record *Record
 	// Compute is the time spent running the task's program.
 	Compute time.Duration
+	// Relayed is the number of steps that came from the stage before
+	// rather than from the client.
+	Relayed int
 }
 
 // NamedRoot is a Merkle root over one tensor's frames in step order.
@@ -161,7 +164,8 @@ func errorf(code uint32, format string, a ...any) *p2p.Error {
 	return &p2p.Error{Code: code, Text: fmt.Sprintf(format, a...)}
 }
 
-// Serve handles one pipeline stream: an OpenSession, Steps and Routes, then
+// Serve handles one pipeline stream: an OpenSession, Steps, Routes and
+// Fetches, then
 // Close (or the end of the stream); or an Attach and the Steps relayed into
 // that session by the stage before (see relay.go). It is the host's
 // pipeline handler.
@@ -209,6 +213,10 @@ func (w *Worker) Serve(ctx context.Context, s *p2p.Stream) {
 			if sess.setRoute(ctx, m) != nil {
 				return
 			}
+		case *p2p.Fetch:
+			if sess.fetch(m) != nil {
+				return
+			}
 		case *p2p.Close:
 			return
 		default:
@@ -246,5 +254,5 @@ func (w *Worker) end(s *session) {
 	if w.onEnd == nil || s.steps == 0 {
 		return
 	}
-	w.onEnd(SessionEnd{SessionID: s.id, Key: s.key, Steps: s.steps, Inputs: s.rec.roots(s.t.in), Outputs: s.rec.roots(s.t.out), Record: s.rec, Compute: s.busy})
+	w.onEnd(SessionEnd{SessionID: s.id, Key: s.key, Steps: s.steps, Inputs: s.rec.roots(s.t.in), Outputs: s.rec.roots(s.t.out), Record: s.rec, Compute: s.busy, Relayed: s.relayed})
 }

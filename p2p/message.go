@@ -67,10 +67,12 @@ const (
 	TypeRoute MsgType = 6
 	// TypeAttach marks an Attach message.
 	TypeAttach MsgType = 7
+	// TypeFetch marks a Fetch message.
+	TypeFetch MsgType = 8
 )
 
 // lastType is the highest message type this build knows.
-const lastType = TypeAttach
+const lastType = TypeFetch
 
 // String returns the name of t.
 func (t MsgType) String() string {
@@ -89,6 +91,8 @@ func (t MsgType) String() string {
 		return "Route"
 	case TypeAttach:
 		return "Attach"
+	case TypeFetch:
+		return "Fetch"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }
@@ -111,7 +115,7 @@ func (l Limits) maxPayload(t MsgType) int64 {
 }
 
 // Message is one of *OpenSession, *Step, *StepResult, *Error, *Close,
-// *Route and *Attach.
+// *Route, *Attach and *Fetch.
 type Message interface {
 	// Type returns the message's type byte.
 	Type() MsgType
@@ -181,15 +185,16 @@ type Close struct {
 }
 
 // Route tells the node of one stage of a chain of tasks how a session's
-// steps travel: with On, every step it runs (from the client or relayed by
-// the stage before) also goes straight to the next stage's node as that
-// node's Step, and it accepts steps relayed by the peer Prev on an Attach
-// stream; its StepResults still go to the client, which keeps them for
-// replay, and for the last stage they are the step's answer. Without On
-// the session takes steps from the client only again. Either way the node
-// answers with a StepResult without tensors whose Index is the number of
-// steps the session has run (the client learns which steps a stage
-// finished before a failure).
+// steps travel: with On, the outputs of every step it runs (from the client
+// or relayed by the stage before) go straight to the next stage's node as
+// that node's Step instead of back to the client (an Error with CodeRelay
+// goes to the client if they cannot), and it accepts steps relayed by the
+// peer Prev on an Attach stream; the last stage (no Next) answers the
+// client as usual. Without On the session takes steps from the client and
+// answers each again. Either way the node answers the Route with a
+// StepResult without tensors whose Index is the number of steps the
+// session has run (the client learns which stages finished a step when
+// one failed).
 type Route struct {
 	// SessionID names the session.
 	SessionID string
@@ -217,6 +222,23 @@ type Attach struct {
 	ModelID [32]byte
 	// TaskID is the receiver's task in the session.
 	TaskID uint32
+}
+
+// Fetch asks for rows [From, From+Count) of a tensor the session recorded
+// (an input or output of its task, one row per position in the order the
+// session ran them): a client rebuilding another stage's cache on a
+// replacement node takes that stage's inputs from the producer's record.
+// The answer is a StepResult holding the rows as one tensor (Index: the
+// steps run), or an Error.
+type Fetch struct {
+	// SessionID names the session.
+	SessionID string
+	// Name is the tensor's name in the task interface.
+	Name string
+	// From is the first row.
+	From uint32
+	// Count is the number of rows (at most MaxPositions).
+	Count uint32
 }
 
 // Error codes carried by an Error message.
@@ -252,6 +274,9 @@ func (*Route) Type() MsgType { return TypeRoute }
 
 // Type implements Message.
 func (*Attach) Type() MsgType { return TypeAttach }
+
+// Type implements Message.
+func (*Fetch) Type() MsgType { return TypeFetch }
 
 // Error formats the code and text.
 func (m *Error) Error() string { return fmt.Sprintf("remote error %d: %s", m.Code, m.Text) }
@@ -340,6 +365,22 @@ func (m *Attach) encode(e *encoder) error {
 	return nil
 }
 
+func (m *Fetch) encode(e *encoder) error {
+	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
+		return err
+	}
+	if err := checkName(m.Name); err != nil {
+		return err
+	}
+	e.name(m.Name)
+	if m.Count > MaxPositions {
+		return fmt.Errorf("%w: fetch of %d rows > %d", ErrTooLarge, m.Count, MaxPositions)
+	}
+	e.u32(m.From)
+	e.u32(m.Count)
+	return nil
+}
+
 // decodePayload parses the payload of a message of type t.
 func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 	d := &decoder{b: b, lim: lim}
@@ -382,6 +423,13 @@ func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 		r.NextTask = d.u32()
 		r.Prev = d.str("previous peer", MaxAddr)
 		m = r
+	case TypeFetch:
+		f := &Fetch{SessionID: d.str("session id", MaxSessionID), Name: d.name("tensor name")}
+		f.From, f.Count = d.u32(), d.u32()
+		if d.err == nil && f.Count > MaxPositions {
+			d.err = fmt.Errorf("%w: fetch of %d rows > %d", ErrTooLarge, f.Count, MaxPositions)
+		}
+		m = f
 	case TypeAttach:
 		a := &Attach{SessionID: d.str("session id", MaxSessionID)}
 		copy(a.ModelID[:], d.bytes(32))

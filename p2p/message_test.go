@@ -51,6 +51,7 @@ func sampleMessages() []Message {
 		&Route{},
 		&Attach{SessionID: "sess-1", ModelID: [32]byte{9, 8}, TaskID: 3},
 		&Attach{},
+		&Fetch{SessionID: "sess-1", Name: "blk.3.attn_res", From: 12, Count: 40},
 	}
 }
 
@@ -145,6 +146,11 @@ func TestDecodeMessageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	route[MessageHeaderLen+4+1] = 2 // the flag after the session id
+	fetch, err := EncodeMessage(&Fetch{SessionID: "s", Name: "x", Count: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(fetch[len(fetch)-4:], MaxPositions+1)
 	for _, tc := range []struct {
 		name string
 		b    []byte
@@ -160,6 +166,7 @@ func TestDecodeMessageErrors(t *testing.T) {
 		{"truncated", good[:len(good)-1], ErrMalformed, "header says"},
 		{"argmax twice", dupArgmax, ErrMalformed, `name "ab" appears twice`},
 		{"route flag 2", route, ErrMalformed, "route flag 2"},
+		{"fetch too many rows", fetch, ErrTooLarge, "fetch of 1048577 rows"},
 		{"trailing", mut(func(b []byte) []byte {
 			binary.LittleEndian.PutUint64(b[6:], uint64(len(b)-MessageHeaderLen+1))
 			return append(b, 0)
@@ -200,6 +207,8 @@ func TestEncodeMessageErrors(t *testing.T) {
 		&Error{Text: strings.Repeat("e", MaxErrorText+1)},
 		&Route{Next: strings.Repeat("a", MaxAddr+1)},
 		&Attach{SessionID: strings.Repeat("s", MaxSessionID+1)},
+		&Fetch{SessionID: "s"},
+		&Fetch{SessionID: "s", Name: "x", Count: MaxPositions + 1},
 	} {
 		if b, err := EncodeMessage(m); err == nil {
 			t.Errorf("EncodeMessage(%#v) = %d bytes, want an error", m, len(b))

@@ -18,8 +18,10 @@
 //     per stage plus once back.
 //  3. When a node's stream breaks, the session reports it, opens a stream to
 //     the replacement and replays that task's inputs so far as one batched
-//     step (the kernels are batch invariant, so the cache is bit-identical),
-//     then repeats the current step. The caller sees only a delay.
+//     step (the kernels are batch invariant, so the cache is bit-identical):
+//     the model inputs, which the session keeps, and the rows the upstream
+//     tasks recorded, fetched from their nodes; then it repeats the current
+//     step. The caller sees only a delay.
 //  4. Close ends every node session (the nodes then commit their records).
 package pipeline
 
@@ -134,7 +136,8 @@ func levels(tasks []Task) ([][]int, error) {
 	return out, nil
 }
 
-// history accumulates the inputs sent to one task, row by row, for replay.
+// history accumulates the model inputs of a session's steps, row by row,
+// for replay.
 type history struct {
 	names []string
 	data  map[string][]byte
@@ -159,12 +162,12 @@ func (h *history) add(pos []int32, ts []p2p.NamedTensor) {
 	}
 }
 
-// step returns everything recorded as one batched step.
-func (h *history) step(session string) *p2p.Step {
-	st := &p2p.Step{SessionID: session, Positions: append([]int32(nil), h.pos...)}
-	for _, n := range h.names {
-		shape := append(ir.Shape{len(h.pos)}, h.shape[n]...)
-		st.Tensors = append(st.Tensors, p2p.NamedTensor{Name: n, Frame: ir.Frame{DType: h.dtype[n], Shape: shape, Data: h.data[n]}})
+// tensor returns everything recorded of name as one batched tensor.
+func (h *history) tensor(name string) (p2p.NamedTensor, bool) {
+	d, ok := h.data[name]
+	if !ok {
+		return p2p.NamedTensor{}, false
 	}
-	return st
+	shape := append(ir.Shape{len(h.pos)}, h.shape[name]...)
+	return p2p.NamedTensor{Name: name, Frame: ir.Frame{DType: h.dtype[name], Shape: shape, Data: d}}, true
 }

@@ -13,24 +13,26 @@ import (
 // before produces, the first reads the model inputs), the session routes
 // every stage's node to the next (p2p.Route): the session sends a step to
 // the first stage only, each node passes its outputs straight to the next
-// node, and a token crosses the network once per stage plus once back
-// instead of twice per stage. Every node still sends this side its
-// StepResult after passing it on; a reader goroutine per link collects
-// them in stage order into the histories that replay a stage on a
-// replacement node, and the last stage's is the step's result.
+// node, and only the last answers; a token crosses the network once per
+// stage plus once back instead of twice per stage. A reader goroutine per
+// link takes what the nodes send, so that an Error or a broken stream from
+// any stage interrupts the wait for the last one.
 //
 // When anything goes wrong mid-step (a stream breaks, a node cannot reach
 // the next one, an Error arrives), the session un-routes every live node;
 // each answers after finishing what it was running, with the number of
-// steps it has run, and the StepResults it sent before that answer are
-// taken in. The stages that finished the step keep their outputs; the step
-// then completes through this side as without relaying (replacing dead
-// nodes and replaying their history as usual), and the session stays
-// without relaying from then on.
+// steps it has run, so the session knows which stages finished the step.
+// It then completes the step through this side as without relaying
+// (fetching the outputs of stages that finished it where a later stage
+// needs them, replacing dead nodes and rebuilding them as usual), and
+// stays without relaying from then on.
 
 // errRelayLost reports that relaying failed during a step and the step must
 // be completed through this side.
 var errRelayLost = errors.New("pipeline: relaying failed")
+
+// errFetch marks a failure to fetch recorded rows from a node.
+var errFetch = errors.New("pipeline: fetching recorded rows failed")
 
 // received is one message (or the end) of a link's stream, from its reader.
 type received struct {
@@ -66,64 +68,56 @@ func isChain(tasks []Task, levels [][]int) bool {
 	return slices.Contains(tasks[len(tasks)-1].Outputs, Logits)
 }
 
-// relayStep runs one step by relaying, the model inputs in values; the
-// outputs of every stage that finished it are added to values and marked
-// in done (all of them unless the error is errRelayLost).
-func (s *Session) relayStep(ctx context.Context, values map[string]p2p.NamedTensor, positions []int32, argmax []string) (done []bool, err error) {
+// relayStep runs one step by relaying, the model inputs in values, and adds
+// the last stage's outputs to values. It returns which tasks finished the
+// step: all of them, or, with errRelayLost, those that did before relaying
+// failed (the last stage's outputs are in values only if it is marked).
+func (s *Session) relayStep(ctx context.Context, values map[string]p2p.NamedTensor, positions []int32, argmax []string) ([]bool, error) {
 	if !s.routed {
 		if err := s.route(ctx); err != nil {
 			s.relay = false
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return make([]bool, len(s.links)), errRelayLost
+			return nil, errRelayLost
 		}
 	}
-	done = make([]bool, len(s.links))
-	first := s.links[0]
+	first, last := s.links[0], s.links[len(s.links)-1]
 	ins, err := s.inputsOf(first, values)
 	if err != nil {
 		return nil, err
 	}
 	if err := first.stream.Send(&p2p.Step{SessionID: s.cfg.SessionID, Index: first.steps, Positions: positions, Tensors: ins, Argmax: argmax}); err != nil {
-		return s.unrouteAll(ctx, values, done)
+		return s.unrouteAll(ctx, values)
 	}
-	for k, l := range s.links {
-		m, err := l.recv(ctx, s.fault)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	m, err := last.recv(ctx, s.fault)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return s.unrouteAll(ctx, values)
+	}
+	switch m := m.(type) {
+	case *p2p.StepResult:
+		if m.Index != last.steps || len(m.Tensors) == 0 {
+			return nil, fmt.Errorf("%w: task %d answered step %d with step %d (%d tensors)", ErrRemote, last.task.ID, last.steps, m.Index, len(m.Tensors))
 		}
-		if err != nil {
-			return s.unrouteAll(ctx, values, done)
-		}
-		switch m := m.(type) {
-		case *p2p.StepResult:
-			if m.Index != l.steps || len(m.Tensors) == 0 {
-				return nil, fmt.Errorf("%w: task %d answered step %d with step %d (%d tensors)", ErrRemote, l.task.ID, l.steps, m.Index, len(m.Tensors))
-			}
-			l.took(values, m)
+		done := make([]bool, len(s.links))
+		for k, l := range s.links {
+			l.steps++
 			done[k] = true
-		case *p2p.Error:
-			if m.Code == p2p.CodeRelay || m.Code == p2p.CodeShuttingDown || m.Code == p2p.CodeBusy {
-				return s.unrouteAll(ctx, values, done)
-			}
-			return nil, fmt.Errorf("pipeline: task %d at %s: %w: %v", l.task.ID, l.addr, ErrRemote, m)
-		default:
-			return nil, fmt.Errorf("pipeline: task %d: %w: unexpected %v", l.task.ID, ErrRemote, m.Type())
 		}
+		for _, t := range m.Tensors {
+			values[t.Name] = t
+		}
+		return done, nil
+	case *p2p.Error:
+		if m.Code == p2p.CodeRelay || m.Code == p2p.CodeShuttingDown || m.Code == p2p.CodeBusy {
+			return s.unrouteAll(ctx, values)
+		}
+		return nil, fmt.Errorf("pipeline: task %d at %s: %w: %v", last.task.ID, last.addr, ErrRemote, m)
 	}
-	return done, nil
-}
-
-// took takes a stage's StepResult for the current step: its outputs go
-// into values. The caller adds the stage's inputs to its history once
-// they are all known (a stage may finish a step whose producer died
-// before its own StepResult left).
-func (l *link) took(values map[string]p2p.NamedTensor, m *p2p.StepResult) {
-	l.steps++
-	for _, t := range m.Tensors {
-		values[t.Name] = t
-	}
+	return nil, fmt.Errorf("pipeline: task %d: %w: unexpected %v", last.task.ID, ErrRemote, m.Type())
 }
 
 // route opens every stage's stream and routes the nodes, last stage first
@@ -136,6 +130,9 @@ func (s *Session) route(ctx context.Context) error {
 				l.drop()
 				return err
 			}
+		}
+		if l.steps != s.links[0].steps {
+			return errors.New("pipeline: the stages have run different numbers of steps on their streams")
 		}
 	}
 	n := len(s.links)
@@ -187,11 +184,14 @@ func (s *Session) setRoute(ctx context.Context, l *link, r *p2p.Route) error {
 }
 
 // unrouteAll ends relaying after a failure during a step: every live node
-// is un-routed and its answers up to the acknowledgement are taken in (the
-// StepResults it sent before are the stages that finished the step); a
-// link whose stream broke is dropped for the usual failover.
-func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTensor, done []bool) ([]bool, error) {
+// is un-routed, and its answer (the steps it has run) says whether it
+// finished the step; the last stage's StepResult, if it came, is taken
+// into values. A link whose stream broke, or whose node answers out of
+// turn, is dropped for the usual failover.
+func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTensor) ([]bool, error) {
 	s.relay, s.routed = false, false
+	done := make([]bool, len(s.links))
+	last := len(s.links) - 1
 	for k, l := range s.links {
 		if l.stream == nil {
 			continue
@@ -213,13 +213,19 @@ func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTen
 			switch m := m.(type) {
 			case *p2p.StepResult:
 				switch {
-				case len(m.Tensors) == 0 && m.Index == l.steps: // the acknowledgement
-					break drain
-				case len(m.Tensors) > 0 && m.Index == l.steps && !done[k]: // it finished the step
-					l.took(values, m)
+				case len(m.Tensors) == 0 && m.Index == l.steps+1: // the answer: it ran the step
+					l.steps++
 					done[k] = true
+					break drain
+				case len(m.Tensors) == 0 && m.Index == l.steps: // the answer: it did not, or it answered it below
+					break drain
+				case len(m.Tensors) > 0 && k == last && m.Index == l.steps && !done[k]: // the step's result, late
+					l.steps++
+					done[k] = true
+					for _, t := range m.Tensors {
+						values[t.Name] = t
+					}
 				default:
-					// Steps this side has no outputs of: replace the node.
 					l.drop()
 					break drain
 				}

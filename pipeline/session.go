@@ -23,6 +23,11 @@ type Session struct {
 	levels [][]int
 	links  []*link
 	logits []float32
+	// inputs holds the model inputs of every step run so far, row by row;
+	// a stage rebuilt on a replacement node gets them, or the rows the
+	// tasks before it recorded (p2p.Fetch), as one batched step.
+	inputs   *history
+	producer map[string]int // the task that outputs each name
 	// reducible: no task reads Logits, so a node may answer with their
 	// argmax instead (ForwardArgmax, and replays, whose results are unused).
 	reducible bool
@@ -45,7 +50,6 @@ type link struct {
 	in        chan received // the reader's messages, while one runs (relay.go)
 	done      chan struct{} // closed to stop the reader
 	steps     uint64        // steps sent on the current stream
-	hist      *history
 	failovers int
 }
 
@@ -61,14 +65,17 @@ func Open(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, levels: lv, reducible: true, fault: make(chan struct{}, 1)}
+	s := &Session{cfg: cfg, levels: lv, reducible: true, fault: make(chan struct{}, 1), inputs: newHistory(), producer: map[string]int{}}
 	for _, t := range cfg.Tasks {
 		if slices.Contains(t.Inputs, Logits) {
 			s.reducible = false
 		}
 	}
-	for _, t := range cfg.Tasks {
-		s.links = append(s.links, &link{task: t, hist: newHistory()})
+	for i, t := range cfg.Tasks {
+		s.links = append(s.links, &link{task: t})
+		for _, o := range t.Outputs {
+			s.producer[o] = i
+		}
 	}
 	s.relay = !cfg.NoRelay && isChain(cfg.Tasks, lv)
 	return s, nil
@@ -153,18 +160,42 @@ func (s *Session) step(ctx context.Context, positions []int32, inputs []p2p.Name
 			return nil, err
 		}
 	}
+	if !all(done) {
+		if err := s.levelsStep(ctx, values, positions, argmax, done); err != nil {
+			return nil, err
+		}
+	}
+	s.inputs.add(positions, inputs)
+	return values, nil
+}
+
+// levelsStep runs the step's tasks through this side, level by level, the
+// tasks of a level in parallel, except those marked in done (when
+// relaying failed mid-step), whose outputs it fetches from their records
+// where a task still to run reads them.
+func (s *Session) levelsStep(ctx context.Context, values map[string]p2p.NamedTensor, positions []int32, argmax []string, done []bool) error {
+	rows := len(s.inputs.pos)
 	for _, level := range s.levels {
 		var todo []int
 		for _, ti := range level {
-			if done != nil && done[ti] {
-				ins, err := s.inputsOf(s.links[ti], values)
-				if err != nil {
-					return nil, err
-				}
-				s.links[ti].hist.add(positions, ins)
+			if done == nil || !done[ti] {
+				todo = append(todo, ti)
+			}
+		}
+		for _, ti := range level {
+			if done == nil || !done[ti] {
 				continue
 			}
-			todo = append(todo, ti)
+			for _, name := range s.links[ti].task.Outputs {
+				if _, ok := values[name]; ok || !s.readBy(name, done) {
+					continue
+				}
+				t, err := s.fetchRows(ctx, s.links[ti], name, rows, len(positions))
+				if err != nil {
+					return err
+				}
+				values[name] = t
+			}
 		}
 		outs := make([][]p2p.NamedTensor, len(todo))
 		errs := make([]error, len(todo))
@@ -184,7 +215,7 @@ func (s *Session) step(ctx context.Context, positions []int32, inputs []p2p.Name
 			wg.Wait()
 		}
 		if err := errors.Join(errs...); err != nil {
-			return nil, err
+			return err
 		}
 		for _, o := range outs {
 			for _, t := range o {
@@ -192,7 +223,52 @@ func (s *Session) step(ctx context.Context, positions []int32, inputs []p2p.Name
 			}
 		}
 	}
-	return values, nil
+	return nil
+}
+
+// all reports whether every task is marked (false for none).
+func all(done []bool) bool {
+	return done != nil && !slices.Contains(done, false)
+}
+
+// readBy reports whether a task not marked in done reads name.
+func (s *Session) readBy(name string, done []bool) bool {
+	for i, l := range s.links {
+		if !done[i] && slices.Contains(l.task.Inputs, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// fetchRows asks l's node for rows [from, from+n) of a tensor its session
+// recorded. A failure is errFetch: not the fault of the task being rebuilt.
+func (s *Session) fetchRows(ctx context.Context, l *link, name string, from, n int) (p2p.NamedTensor, error) {
+	fail := func(err error) (p2p.NamedTensor, error) {
+		return p2p.NamedTensor{}, fmt.Errorf("%w: rows %d..%d of %q from task %d: %v", errFetch, from, from+n, name, l.task.ID, err)
+	}
+	if l.stream == nil {
+		return fail(errors.New("no stream to its node"))
+	}
+	stop := context.AfterFunc(ctx, func() { l.stream.Reset() })
+	defer stop()
+	if err := l.stream.Send(&p2p.Fetch{SessionID: s.cfg.SessionID, Name: name, From: uint32(from), Count: uint32(n)}); err != nil {
+		return fail(err)
+	}
+	m, err := l.recv(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	switch m := m.(type) {
+	case *p2p.StepResult:
+		if len(m.Tensors) == 1 && m.Tensors[0].Name == name && len(m.Tensors[0].Frame.Shape) > 0 && m.Tensors[0].Frame.Shape[0] == n {
+			return m.Tensors[0], nil
+		}
+		return fail(fmt.Errorf("%w: the answer holds %d tensors", ErrRemote, len(m.Tensors)))
+	case *p2p.Error:
+		return fail(m)
+	}
+	return fail(fmt.Errorf("%w: unexpected %v", ErrRemote, m.Type()))
 }
 
 func (s *Session) lastRow(f *ir.Frame) ([]float32, error) {
@@ -231,10 +307,9 @@ func (s *Session) run(ctx context.Context, l *link, positions []int32, values ma
 			if s.Timing != nil {
 				s.Timing(l.task.ID, start, nowNano())
 			}
-			l.hist.add(positions, ins)
 			return res.Tensors, nil
 		}
-		if ctx.Err() != nil || errors.Is(err, ErrRemote) || l.failovers >= s.cfg.MaxFailovers {
+		if ctx.Err() != nil || errors.Is(err, ErrRemote) || errors.Is(err, errFetch) || l.failovers >= s.cfg.MaxFailovers {
 			return nil, fmt.Errorf("pipeline: task %d at %s: %w", l.task.ID, l.addr, err)
 		}
 		l.failovers++
@@ -297,7 +372,9 @@ func (l *link) exchange(st *p2p.Step) (*p2p.StepResult, error) {
 }
 
 // connect opens a stream to the task's current node, opens the session and
-// replays the inputs sent so far as one batched step.
+// replays its inputs so far as one batched step: model inputs from this
+// side's history, the others from the records of the tasks that produced
+// them.
 func (s *Session) connect(ctx context.Context, l *link) error {
 	addr, err := s.cfg.Resolver.Peer(ctx, l.task.ID)
 	if err != nil {
@@ -324,10 +401,25 @@ func (s *Session) connect(ctx context.Context, l *link) error {
 	if e, ok := m.(*p2p.Error); ok {
 		return fmt.Errorf("open session on %s: %w", addr, e)
 	}
-	if len(l.hist.pos) == 0 {
+	rows := len(s.inputs.pos)
+	if rows == 0 {
 		return nil
 	}
-	replay := l.hist.step(s.cfg.SessionID)
+	replay := &p2p.Step{SessionID: s.cfg.SessionID, Positions: slices.Clone(s.inputs.pos)}
+	for _, name := range l.task.Inputs {
+		if name == Pos {
+			continue
+		}
+		var t p2p.NamedTensor
+		if p, ok := s.producer[name]; ok {
+			if t, err = s.fetchRows(ctx, s.links[p], name, 0, rows); err != nil {
+				return err
+			}
+		} else if t, ok = s.inputs.tensor(name); !ok {
+			return fmt.Errorf("pipeline: task %d input %q is neither a model input nor produced", l.task.ID, name)
+		}
+		replay.Tensors = append(replay.Tensors, t)
+	}
 	if s.reducible && slices.Contains(l.task.Outputs, Logits) {
 		replay.Argmax = []string{Logits} // the replay's logits are not used: do not send a row per position
 	}
