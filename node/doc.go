@@ -16,11 +16,11 @@
 //     the per-tensor Merkle roots do not depend on how steps were batched.
 //     A Fetch returns recorded rows: the gateway rebuilds the next stage on
 //     a replacement node from them.
-//  3a. For a chain of tasks the gateway routes each stage (Route): the
+//  4. For a chain of tasks the gateway routes each stage (Route): the
 //     worker opens a relay stream to the next stage's node (Attach) and
 //     sends each step's outputs there as that node's Step instead of back
 //     to the gateway; it takes relayed steps only from the peer the route
 //     names; only the last stage answers the gateway (relay.go).
-//  4. On Close (or a broken stream) the worker reports the roots
+//  5. On Close (or a broken stream) the worker reports the roots
 //     (SessionEnd) for the daemon to commit.
 package node
