@@ -162,7 +162,8 @@ func (s *Session) route(ctx context.Context) error {
 
 // setRoute sends r on l's stream (no reader yet) and checks the answer.
 func (s *Session) setRoute(ctx context.Context, l *link, r *p2p.Route) error {
-	stop := context.AfterFunc(ctx, func() { l.stream.Reset() })
+	st := l.stream
+	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
 	if err := l.stream.Send(r); err != nil {
 		return err

@@ -49,6 +49,7 @@ type link struct {
 	stream    *p2p.Stream
 	in        chan received // the reader's messages, while one runs (relay.go)
 	done      chan struct{} // closed to stop the reader
+	fetchMu   sync.Mutex    // serialises Fetches (rebuilds in parallel may read one producer)
 	steps     uint64        // steps sent on the current stream
 	failovers int
 }
@@ -247,10 +248,13 @@ func (s *Session) fetchRows(ctx context.Context, l *link, name string, from, n i
 	fail := func(err error) (p2p.NamedTensor, error) {
 		return p2p.NamedTensor{}, fmt.Errorf("%w: rows %d..%d of %q from task %d: %v", errFetch, from, from+n, name, l.task.ID, err)
 	}
+	l.fetchMu.Lock()
+	defer l.fetchMu.Unlock()
 	if l.stream == nil {
 		return fail(errors.New("no stream to its node"))
 	}
-	stop := context.AfterFunc(ctx, func() { l.stream.Reset() })
+	st := l.stream
+	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
 	if err := l.stream.Send(&p2p.Fetch{SessionID: s.cfg.SessionID, Name: name, From: uint32(from), Count: uint32(n)}); err != nil {
 		return fail(err)
@@ -344,7 +348,8 @@ func (s *Session) try(ctx context.Context, l *link, st *p2p.Step) (*p2p.StepResu
 			return nil, err
 		}
 	}
-	stop := context.AfterFunc(ctx, func() { l.stream.Reset() })
+	stream := l.stream
+	stop := context.AfterFunc(ctx, func() { stream.Reset() })
 	defer stop()
 	st.Index = l.steps
 	return l.exchange(st)
