@@ -156,7 +156,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
 		libp2p.NoTransports,
-		libp2p.Transport(tcp.NewTCPTransport),
+		// A listen port is this host's alone: with SO_REUSEPORT (libp2p's
+		// default) a second process could bind the same port and the kernel
+		// would hand connections to either, so dials would meet the wrong
+		// peer id instead of failing to start.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, muxer()),
 		libp2p.DisableRelay(),

@@ -60,6 +60,25 @@ func TestHostIdentityAndAddrs(t *testing.T) {
 	}
 }
 
+// TestListenPortIsExclusive: a second host cannot start on a port another
+// host listens on (so no connection meant for one reaches the other), and
+// AddrPeer reads the peer id off an address.
+func TestListenPortIsExclusive(t *testing.T) {
+	a := newTestHost(t, nil)
+	addr := a.Addrs()[0]
+	listen := addr[:strings.Index(addr, "/p2p/")]
+	if b, err := New(context.Background(), Config{Key: testKey(t), ListenAddrs: []string{listen}}); err == nil {
+		b.Close()
+		t.Fatalf("a second host started on %s", listen)
+	}
+	if id, err := AddrPeer(addr); err != nil || id != a.ID() {
+		t.Errorf("AddrPeer(%q) = %s, %v; want %s", addr, id, err, a.ID())
+	}
+	if _, err := AddrPeer("/ip4/127.0.0.1/tcp/1"); err == nil {
+		t.Error("AddrPeer accepted an address without /p2p/")
+	}
+}
+
 func TestConnect(t *testing.T) {
 	a := newTestHost(t, nil)
 	b := newTestHost(t, nil)

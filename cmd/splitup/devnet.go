@@ -284,16 +284,10 @@ func (d *devnetNode) taskVRAM(dep *deploy.Deployment) uint64 {
 	return max(v, 1)
 }
 
-// makeNodes creates each node's home and key (splitup-node init) and
-// picks its p2p port.
+// makeNodes creates each node's home and key (splitup-node init).
 func (d *devnet) makeNodes(ctx context.Context, bin string, layout [][]uint32) error {
 	for i, tasks := range layout {
-		port, err := freeTCPPort()
-		if err != nil {
-			return err
-		}
-		n := &devnetNode{name: "node" + strconv.Itoa(i), home: filepath.Join(d.dir, "nodes", "node"+strconv.Itoa(i)),
-			listen: "/ip4/127.0.0.1/tcp/" + strconv.Itoa(port), tasks: tasks}
+		n := &devnetNode{name: "node" + strconv.Itoa(i), home: filepath.Join(d.dir, "nodes", "node"+strconv.Itoa(i)), tasks: tasks}
 		n.vram = n.taskVRAM(d.dep)
 		d.nodes = append(d.nodes, n)
 	}
@@ -382,6 +376,15 @@ func (d *devnet) deploy(ctx context.Context) error {
 // startNodes registers and specialises the nodes, starts their processes
 // and waits until they have loaded their tasks and are online.
 func (d *devnet) startNodes(ctx context.Context, bin string) error {
+	// The p2p ports are picked only now, with the chain's and the shard
+	// server's ports taken, so that none of those can land on a node's.
+	ports, err := freeTCPPorts(len(d.nodes))
+	if err != nil {
+		return err
+	}
+	for i, n := range d.nodes {
+		n.listen = "/ip4/127.0.0.1/tcp/" + strconv.Itoa(ports[i])
+	}
 	if err := eachNode(d.nodes, func(n *devnetNode) error { return n.register(ctx, bin, d.rpc, d.dep.ID) }); err != nil {
 		return err
 	}

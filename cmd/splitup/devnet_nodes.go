@@ -86,14 +86,19 @@ func holdsAll(layout [][]uint32, tasks int) bool {
 	return false
 }
 
-// freeTCPPort returns a loopback port that was free a moment ago.
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// freeTCPPorts returns n distinct loopback ports that were free a moment
+// ago (all bound at once, then released).
+func freeTCPPorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // devnetNode is one worker node of the devnet.
