@@ -98,6 +98,37 @@ func (c *cluster) serveAll(t *testing.T) *p2p.Host {
 	return c.serve(t, all...)
 }
 
+// sessionEnds collects the commitments of n task sessions by session id
+// and task.
+func (c *cluster) sessionEnds(t *testing.T, n int) map[string]map[uint32]node.SessionEnd {
+	t.Helper()
+	ends := map[string]map[uint32]node.SessionEnd{}
+	for range n {
+		select {
+		case e := <-c.ends:
+			if ends[e.SessionID] == nil {
+				ends[e.SessionID] = map[uint32]node.SessionEnd{}
+			}
+			ends[e.SessionID][e.Key.Task] = e
+		case <-time.After(10 * time.Second):
+			t.Fatal("sessions did not all report their commitments")
+		}
+	}
+	return ends
+}
+
+// open opens a pipeline session of the cluster's model, closed at the end
+// of t.
+func (c *cluster) open(t *testing.T, client *p2p.Host, id string, res pipeline.Resolver, noRelay bool) *pipeline.Session {
+	t.Helper()
+	sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: id, Tasks: c.tasks, Resolver: res, NoRelay: noRelay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return sess
+}
+
 // newClient returns a host for the pipeline client, closed at the end of t.
 func newClient(t *testing.T) *p2p.Host {
 	t.Helper()
@@ -308,15 +339,7 @@ func TestPipelineArgmax(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("argmax tokens %v\nlogits tokens %v", got, want)
 	}
-	ends := map[string]map[uint32]node.SessionEnd{"full": {}, "argmax": {}}
-	for range 2 * n {
-		select {
-		case e := <-c.ends:
-			ends[e.SessionID][e.Key.Task] = e
-		case <-time.After(10 * time.Second):
-			t.Fatal("sessions did not all report their commitments")
-		}
-	}
+	ends := c.sessionEnds(t, 2*n)
 	for task, f := range ends["full"] {
 		a := ends["argmax"][task]
 		if !slices.Equal(a.Outputs, f.Outputs) || !slices.Equal(a.Inputs, f.Inputs) {
@@ -358,12 +381,7 @@ func TestPipelineArgmaxFailover(t *testing.T) {
 	for i := range c.tasks {
 		res.primary[i] = primary.Addrs()[0]
 	}
-	client := newClient(t)
-	sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: "s", Tasks: c.tasks, Resolver: res})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
+	sess := c.open(t, newClient(t), "s", res, false)
 	ls := localSession(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -13,7 +13,6 @@ import (
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/node"
 	"github.com/splitup/splitup/p2p"
-	"github.com/splitup/splitup/pipeline"
 	"github.com/splitup/splitup/sample"
 )
 
@@ -32,10 +31,7 @@ func TestRelayMatchesClientRouted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	run := func(id string, noRelay bool) []int32 {
-		sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: id, Tasks: c.tasks, Resolver: res, NoRelay: noRelay})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sess := c.open(t, client, id, res, noRelay)
 		defer sess.Close()
 		hist := []int32{1, 403, 407} // a batched prefill, then single steps
 		done := 0
@@ -56,15 +52,7 @@ func TestRelayMatchesClientRouted(t *testing.T) {
 	if !slices.Equal(relayed, routed) {
 		t.Fatalf("relayed tokens %v\nclient-routed tokens %v", relayed, routed)
 	}
-	ends := map[string]map[uint32]node.SessionEnd{"relay": {}, "client": {}}
-	for range 2 * len(c.tasks) {
-		select {
-		case e := <-c.ends:
-			ends[e.SessionID][e.Key.Task] = e
-		case <-time.After(10 * time.Second):
-			t.Fatal("sessions did not all report their commitments")
-		}
-	}
+	ends := c.sessionEnds(t, 2*len(c.tasks))
 	for task, r := range ends["relay"] {
 		cr := ends["client"][task]
 		if !slices.Equal(r.Outputs, cr.Outputs) || !slices.Equal(r.Inputs, cr.Inputs) || r.Steps != cr.Steps {
@@ -137,12 +125,7 @@ func TestRelayNodeDiesMidStep(t *testing.T) {
 				}
 			}
 			res.backup = c.serveAll(t).Addrs()[0]
-			client := newClient(t)
-			sess, err := pipeline.Open(pipeline.Config{Host: client, Model: c.model, SessionID: "s", Tasks: c.tasks, Resolver: res})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.Close()
+			sess := c.open(t, newClient(t), "s", res, false)
 			ls := localSession(t, m)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
