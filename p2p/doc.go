@@ -24,6 +24,12 @@
 //     closes the stream; the client's next Recv returns io.EOF, and it
 //     closes its side with Stream.Close.
 //
+// Between steps the client may send Route (stage-to-stage relaying: the
+// server then opens a stream to the next stage, sends Attach on it and
+// passes each step's outputs on as that stage's Steps; see Route) and
+// Fetch (rows of a tensor the session recorded, to rebuild another stage
+// on a replacement node); each is answered like a Step.
+//
 // Messages are framed (magic, version, type, bounded length; see
 // MessageMagic) and tensors travel as canonical ir.Frame encodings, so a
 // receiver can hash what it received for its commitments without
