@@ -120,6 +120,76 @@ func splitRows(f *ir.Frame) []*ir.Frame {
 	return r.rows["x"]
 }
 
+// recomputeChunk is how many positions a recomputation runs per turn on
+// the task's program. Between turns it lets go of the program, so a
+// session of the same task served meanwhile waits for one chunk, not for
+// the whole recomputation; a chunk this long still reads each weight once
+// for many rows. The kernels are batch invariant, so the result is the
+// one a single batched step gives.
+var recomputeChunk = 64
+
+// recompute runs a fresh session over inputs (every tensor with the same
+// rows), recomputeChunk rows at a time, and returns the outputs with all
+// rows.
+func (lt *loadedTask) recompute(inputs map[string]exec.Tensor) (map[string]exec.Tensor, error) {
+	rows := 0
+	for _, t := range inputs {
+		rows = t.Rows()
+		break
+	}
+	if rows == 0 {
+		return nil, errors.New("nothing recorded to recompute")
+	}
+	es := lt.prog.NewSession()
+	outs := map[string]exec.Tensor{}
+	for lo := 0; lo < rows; lo += recomputeChunk {
+		hi := min(lo+recomputeChunk, rows)
+		part := make(map[string]exec.Tensor, len(inputs))
+		for name, t := range inputs {
+			if len(t.Shape) == 0 || t.Rows() != rows {
+				return nil, fmt.Errorf("input %q has shape %v; the others have %d rows", name, t.Shape, rows)
+			}
+			part[name] = rowSlice(t, lo, hi)
+		}
+		lt.mu.Lock()
+		o, err := es.Run(part)
+		lt.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		for name, t := range o {
+			if len(t.Shape) == 0 || t.Rows() != hi-lo {
+				return nil, fmt.Errorf("output %q has shape %v for %d rows", name, t.Shape, hi-lo)
+			}
+			outs[name] = appendRows(outs[name], t)
+		}
+	}
+	return outs, nil
+}
+
+// rowSlice returns rows [lo, hi) of t (a view; t has rows).
+func rowSlice(t exec.Tensor, lo, hi int) exec.Tensor {
+	w := t.Len() / t.Rows()
+	out := exec.Tensor{DType: t.DType, Shape: append(ir.Shape{hi - lo}, t.Shape[1:]...)}
+	if t.DType == ir.I32 {
+		out.I32 = t.I32[lo*w : hi*w]
+	} else {
+		out.F32 = t.F32[lo*w : hi*w]
+	}
+	return out
+}
+
+// appendRows returns acc with t's rows after its own.
+func appendRows(acc, t exec.Tensor) exec.Tensor {
+	if acc.Shape == nil {
+		acc = exec.Tensor{DType: t.DType, Shape: append(ir.Shape{0}, t.Shape[1:]...)}
+	}
+	acc.Shape[0] += t.Rows()
+	acc.F32 = append(acc.F32, t.F32...)
+	acc.I32 = append(acc.I32, t.I32...)
+	return acc
+}
+
 // Verdict is a validator's conclusion about one task.
 type Verdict struct {
 	// Outputs are the validator's own output roots (task interface order).
@@ -158,10 +228,7 @@ func (w *Worker) Recompute(key TaskKey, rec map[string]*ir.Frame, inRoots, outRo
 		inputs[r.Name] = t
 	}
 	start := time.Now()
-	es := lt.prog.NewSession()
-	lt.mu.Lock()
-	outs, err := es.Run(inputs)
-	lt.mu.Unlock()
+	outs, err := lt.recompute(inputs)
 	v := &Verdict{Compute: time.Since(start), Match: true}
 	if err != nil {
 		return &Verdict{Reason: "recompute: " + err.Error()}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,9 +94,19 @@ func (c *cluster) validator(t *testing.T) (*p2p.Host, *node.Worker) {
 }
 
 // TestVerifyHonestAndCheating: a validator recomputes each task of a
-// 40-token session in one prefill and agrees with an honest asserter by
-// root, and catches an asserter that perturbs its outputs.
+// 40-token session in one prefill, and in chunks of 16 rows, and agrees
+// with an honest asserter by root, and catches an asserter that perturbs
+// its outputs.
 func TestVerifyHonestAndCheating(t *testing.T) {
+	for _, chunk := range []int{64, 16} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			defer node.SetRecomputeChunk(chunk)()
+			verifyHonestAndCheating(t)
+		})
+	}
+}
+
+func verifyHonestAndCheating(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
 	vh, vw := c.validator(t)
