@@ -100,7 +100,7 @@ func TestRelayNodeDiesMidStep(t *testing.T) {
 						}
 					}
 					go victim.Close()
-					time.Sleep(100 * time.Millisecond) // the host resets its streams at once
+					<-victim.Done() // its streams are reset: nothing this step sends gets out
 				})
 			}
 			f := &node.Fault{AfterRun: die}

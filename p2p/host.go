@@ -223,6 +223,10 @@ func (h *Host) Connect(ctx context.Context, addr string) (PeerID, error) {
 	return info.ID, nil
 }
 
+// Done is closed once Close has begun and every stream open then has been
+// reset.
+func (h *Host) Done() <-chan struct{} { return h.ctx.Done() }
+
 // Close resets every open stream, waits for the handlers it started to
 // return, and stops the libp2p host. It is safe to call more than once.
 func (h *Host) Close() error {

@@ -302,8 +302,18 @@ func TestHostCloseStopsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-inHandler
+	select {
+	case <-srv.Done():
+		t.Error("Done was closed before Close")
+	default:
+	}
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case <-srv.Done():
+	default:
+		t.Error("Done is still open after Close")
 	}
 	if _, err := s.Recv(); !errors.Is(err, ErrStreamBroken) {
 		t.Errorf("client Recv after the server closed: %v (%T)", err, err)
