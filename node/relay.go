@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/p2p"
 )
 
@@ -82,12 +81,8 @@ func (s *session) fetch(m *p2p.Fetch) error {
 	if from+n > len(rows) || n == 0 {
 		return s.client.Send(errorf(p2p.CodeBadInput, "rows %d..%d of %q asked; %d recorded", from, from+n, m.Name, len(rows)))
 	}
-	first := rows[from]
-	f := ir.Frame{DType: first.DType, Shape: append(ir.Shape{n}, first.Shape[1:]...), Data: make([]byte, 0, n*len(first.Data))}
-	for _, r := range rows[from : from+n] {
-		f.Data = append(f.Data, r.Data...)
-	}
-	return s.client.Send(&p2p.StepResult{SessionID: s.id, Index: uint64(s.steps), Tensors: []p2p.NamedTensor{{Name: m.Name, Frame: f}}})
+	f := joinRows(rows[from : from+n])
+	return s.client.Send(&p2p.StepResult{SessionID: s.id, Index: uint64(s.steps), Tensors: []p2p.NamedTensor{{Name: m.Name, Frame: *f}}})
 }
 
 // setRoute applies a Route from the client and answers with the number of
@@ -148,11 +143,7 @@ func (s *session) close() {
 
 // attach opens a relay stream to the node at addr for a.
 func attach(ctx context.Context, h *p2p.Host, addr string, a *p2p.Attach) (*p2p.Stream, error) {
-	pid, err := h.Connect(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	st, err := h.OpenPipeline(ctx, pid)
+	st, err := openPipeline(ctx, h, addr)
 	if err != nil {
 		return nil, err
 	}

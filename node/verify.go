@@ -79,13 +79,18 @@ func joinRows(rows []*ir.Frame) *ir.Frame {
 	return f
 }
 
-// FetchRecord asks the node at addr for its record of a task.
-func FetchRecord(ctx context.Context, h *p2p.Host, addr string, model [32]byte, exec uint64, task uint32) (map[string]*ir.Frame, error) {
+// openPipeline connects to the node at addr and opens a pipeline stream.
+func openPipeline(ctx context.Context, h *p2p.Host, addr string) (*p2p.Stream, error) {
 	pid, err := h.Connect(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.OpenPipeline(ctx, pid)
+	return h.OpenPipeline(ctx, pid)
+}
+
+// FetchRecord asks the node at addr for its record of a task.
+func FetchRecord(ctx context.Context, h *p2p.Host, addr string, model [32]byte, exec uint64, task uint32) (map[string]*ir.Frame, error) {
+	s, err := openPipeline(ctx, h, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -212,17 +212,11 @@ type Route struct {
 
 // Attach opens a relay stream: the steps that follow on the stream are for
 // the session SessionID of task TaskID of model ModelID, which a client
-// already opened on the receiver and routed (Route) to accept them from the
-// sender. The receiver acknowledges with an empty StepResult or refuses
-// with an Error.
-type Attach struct {
-	// SessionID names the session.
-	SessionID string
-	// ModelID is the chain's id of the model.
-	ModelID [32]byte
-	// TaskID is the receiver's task in the session.
-	TaskID uint32
-}
+// already opened on the receiver (with an OpenSession of the same fields)
+// and routed (Route) to accept them from the sender. The receiver
+// acknowledges with an empty StepResult or refuses with an Error. Its
+// payload is an OpenSession's.
+type Attach OpenSession
 
 // Fetch asks for rows [From, From+Count) of a tensor the session recorded
 // (an input or output of its task, one row per position in the order the
@@ -356,14 +350,7 @@ func (m *Route) encode(e *encoder) error {
 	return e.str("previous peer", m.Prev, MaxAddr)
 }
 
-func (m *Attach) encode(e *encoder) error {
-	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
-		return err
-	}
-	e.raw(m.ModelID[:])
-	e.u32(m.TaskID)
-	return nil
-}
+func (m *Attach) encode(e *encoder) error { return (*OpenSession)(m).encode(e) }
 
 func (m *Fetch) encode(e *encoder) error {
 	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
@@ -387,10 +374,7 @@ func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 	var m Message
 	switch t {
 	case TypeOpenSession:
-		o := &OpenSession{SessionID: d.str("session id", MaxSessionID)}
-		copy(o.ModelID[:], d.bytes(32))
-		o.TaskID = d.u32()
-		m = o
+		m = decodeOpenSession(d)
 	case TypeStep:
 		s := &Step{SessionID: d.str("session id", MaxSessionID), Index: d.u64()}
 		n := d.count("positions", MaxPositions, 4)
@@ -431,10 +415,7 @@ func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 		}
 		m = f
 	case TypeAttach:
-		a := &Attach{SessionID: d.str("session id", MaxSessionID)}
-		copy(a.ModelID[:], d.bytes(32))
-		a.TaskID = d.u32()
-		m = a
+		m = (*Attach)(decodeOpenSession(d))
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 	}
@@ -445,6 +426,13 @@ func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 		return nil, fmt.Errorf("decode %v: %w", t, d.err)
 	}
 	return m, nil
+}
+
+func decodeOpenSession(d *decoder) *OpenSession {
+	o := &OpenSession{SessionID: d.str("session id", MaxSessionID)}
+	copy(o.ModelID[:], d.bytes(32))
+	o.TaskID = d.u32()
+	return o
 }
 
 // checkName validates a tensor name.
