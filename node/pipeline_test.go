@@ -32,6 +32,9 @@ type cluster struct {
 	model  [32]byte
 	hosts  []*p2p.Host
 	ends   chan node.SessionEnd
+	// readTimeout is the worker hosts' p2p.Config.ReadTimeout (0: the
+	// default).
+	readTimeout time.Duration
 }
 
 func newCluster(t *testing.T, m *models.Model) *cluster {
@@ -73,7 +76,7 @@ func (c *cluster) serve(t *testing.T, tasks ...int) *p2p.Host {
 func (c *cluster) serveFault(t *testing.T, f *node.Fault, tasks ...int) *p2p.Host {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
-	h, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	h, err := p2p.New(context.Background(), p2p.Config{Key: key, ReadTimeout: c.readTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,12 @@ var errRefused = errors.New("relayed step refused")
 // accept (not routed, or not from the peer the route names).
 func (s *session) run(m *p2p.Step, from string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			s.mu.Unlock()
+		}
+	}()
 	if from != "" && (s.closed || s.route == nil || s.route.Prev != from) {
 		return errRefused
 	}
@@ -51,19 +56,30 @@ func (s *session) run(m *p2p.Step, from string) error {
 		return s.client.Send(res)
 	}
 	fwd := &p2p.Step{SessionID: s.id, Index: m.Index, Positions: m.Positions, Tensors: full, Argmax: m.Argmax}
+	route := s.route
 	var ferr error
-	if s.local != nil {
-		ferr = s.local.run(fwd, s.client.Host().ID().String())
+	if local := s.local; local != nil {
+		// The next stage's session runs the step without this one's lock,
+		// so no route between sessions of this worker can deadlock (one
+		// that loops back is refused by the index of the step).
+		s.mu.Unlock()
+		locked = false
+		ferr = local.run(fwd, s.client.Host().ID().String())
+		s.fault.afterRelay(s.key.Task, m.Index)
+		s.mu.Lock()
+		locked = true
+		if s.route != route { // the client re-routed the session meanwhile
+			return nil
+		}
 	} else {
 		ferr = s.next.Send(fwd)
+		s.fault.afterRelay(s.key.Task, m.Index)
 	}
-	s.fault.afterRelay(s.key.Task, m.Index)
 	if ferr == nil {
 		return nil
 	}
-	next := s.route.NextTask
 	s.unroute()
-	return s.client.Send(errorf(p2p.CodeRelay, "step %d ran, but task %d's node did not take its outputs: %v", m.Index, next, ferr))
+	return s.client.Send(errorf(p2p.CodeRelay, "step %d ran, but task %d's node did not take its outputs: %v", m.Index, route.NextTask, ferr))
 }
 
 // fetch answers a Fetch with rows of a recorded tensor.
@@ -98,18 +114,27 @@ func (s *session) setRoute(ctx context.Context, m *p2p.Route) error {
 		pid, err := p2p.AddrPeer(m.Next)
 		if m.Next != "" && err == nil && pid == s.client.Host().ID() {
 			// The next stage runs on this worker: hand the step over in process.
-			s.local = s.w.session(s.id, TaskKey{Model: s.key.Model, Task: m.NextTask})
+			if m.NextTask == s.key.Task {
+				return s.client.Send(errorf(p2p.CodeBadInput, "route session %s of task %d to itself", s.id, m.NextTask))
+			}
+			s.local = s.w.session(s.client.Peer().String(), s.id, TaskKey{Model: s.key.Model, Task: m.NextTask})
 			if s.local == nil {
 				return s.client.Send(errorf(p2p.CodeRelay, "route session %s to task %d on this node: that session is not open here", s.id, m.NextTask))
 			}
 		} else if m.Next != "" {
 			ctx, cancel := context.WithTimeout(ctx, attachTimeout)
-			st, err := attach(ctx, s.client.Host(), m.Next, &p2p.Attach{SessionID: s.id, ModelID: s.key.Model, TaskID: m.NextTask})
+			st, err := attach(ctx, s.client.Host(), m.Next, &p2p.Attach{SessionID: s.id, ModelID: s.key.Model, TaskID: m.NextTask, Client: s.client.Peer().String()})
 			cancel()
 			if err != nil {
 				return s.client.Send(errorf(p2p.CodeRelay, "route session %s to task %d at %s: %v", s.id, m.NextTask, m.Next, err))
 			}
 			s.next = st
+		}
+		if m.Prev != "" {
+			// Steps now come from the stage before: the client's stream may
+			// stay silent for the rest of the session.
+			_, wt := s.client.Timeouts()
+			s.client.SetTimeouts(0, wt)
 		}
 		s.route = m
 	}
@@ -123,12 +148,18 @@ func (s *session) accepts(from string) bool {
 	return !s.closed && s.route != nil && s.route.Prev == from
 }
 
-// unroute closes the relay stream to the next stage and stops accepting
-// relayed steps. s.mu is held.
+// unroute closes the relay stream to the next stage, stops accepting
+// relayed steps and puts the client's stream back under the host's read
+// timeout. s.mu is held.
 func (s *session) unroute() {
 	if s.next != nil {
 		s.next.Close()
 		s.next = nil
+	}
+	if s.route != nil && s.route.Prev != "" {
+		rt, _ := s.client.Host().Timeouts()
+		_, wt := s.client.Timeouts()
+		s.client.SetTimeouts(rt, wt)
 	}
 	s.local, s.route = nil, nil
 }
@@ -150,10 +181,12 @@ func attach(ctx context.Context, h *p2p.Host, addr string, a *p2p.Attach) (*p2p.
 	stop := context.AfterFunc(ctx, st.Reset)
 	defer stop()
 	if err := st.Send(a); err != nil {
+		st.Reset()
 		return nil, err
 	}
 	m, err := st.Recv()
 	if err != nil {
+		st.Reset()
 		return nil, err
 	}
 	if _, ok := m.(*p2p.StepResult); !ok {
@@ -163,19 +196,24 @@ func attach(ctx context.Context, h *p2p.Host, addr string, a *p2p.Attach) (*p2p.
 	return st, nil
 }
 
-// session returns the open session id of task key, or nil.
-func (w *Worker) session(id string, key TaskKey) *session {
+// session returns client's open session id of task key, or nil.
+func (w *Worker) session(client, id string, key TaskKey) *session {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.sessions[sessionKey{id, key}]
+	return w.sessions[sessionKey{client, id, key}]
+}
+
+// regKey is the session's key in its worker's registry.
+func (s *session) regKey() sessionKey {
+	return sessionKey{s.client.Peer().String(), s.id, s.key}
 }
 
 // serveRelay runs the steps that the stage before relays into one of this
 // worker's open sessions.
 func (w *Worker) serveRelay(st *p2p.Stream, a *p2p.Attach) {
-	sess := w.session(a.SessionID, TaskKey{Model: a.ModelID, Task: a.TaskID})
+	sess := w.session(a.Client, a.SessionID, TaskKey{Model: a.ModelID, Task: a.TaskID})
 	if sess == nil {
-		st.Send(errorf(p2p.CodeUnknownSession, "no session %q of task %d is open here", a.SessionID, a.TaskID))
+		st.Send(errorf(p2p.CodeUnknownSession, "no session %q of task %d is open here for client %s", a.SessionID, a.TaskID, a.Client))
 		return
 	}
 	from := st.Peer().String()

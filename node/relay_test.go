@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/node"
 	"github.com/splitup/splitup/p2p"
+	"github.com/splitup/splitup/pipeline"
 	"github.com/splitup/splitup/sample"
 )
 
@@ -192,21 +194,29 @@ func TestRelayRefusals(t *testing.T) {
 	if _, err := client.Connect(ctx, h.Addrs()[0]); err != nil {
 		t.Fatal(err)
 	}
-	if r := exchange(open(), &p2p.Attach{SessionID: "none", ModelID: c.model, TaskID: 1}); !isErr(r, p2p.CodeUnknownSession, "no session") {
+	me := client.ID().String()
+	if r := exchange(open(), &p2p.Attach{SessionID: "none", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeUnknownSession, "no session") {
 		t.Fatalf("attach to a session that is not open: %v", r)
 	}
 	sess := open()
 	if r := exchange(sess, &p2p.OpenSession{SessionID: "r", ModelID: c.model, TaskID: 1}); r.Type() != p2p.TypeStepResult {
 		t.Fatalf("open: %v", r)
 	}
-	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1}); !isErr(r, p2p.CodeProtocol, "not routed") {
+	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeProtocol, "not routed") {
 		t.Fatalf("attach to a session not routed: %v", r)
 	}
 	if r := exchange(sess, &p2p.Route{SessionID: "r", On: true, Prev: "12D3KooWSomeoneElse"}); r.Type() != p2p.TypeStepResult {
 		t.Fatalf("route: %v", r)
 	}
-	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1}); !isErr(r, p2p.CodeProtocol, "not routed to take steps from "+client.ID().String()) {
+	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeProtocol, "not routed to take steps from "+me) {
 		t.Fatalf("attach from a peer the route does not name: %v", r)
+	}
+	// Another client's session "r" is not this one.
+	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: "12D3KooWSomeoneElse"}); !isErr(r, p2p.CodeUnknownSession, "for client 12D3KooWSomeoneElse") {
+		t.Fatalf("attach naming another client: %v", r)
+	}
+	if r := exchange(sess, &p2p.Route{SessionID: "r", On: true, Next: h.Addrs()[0], NextTask: 1}); !isErr(r, p2p.CodeBadInput, "to itself") {
+		t.Fatalf("route a session to itself: %v", r)
 	}
 	_, other, _ := ed25519.GenerateKey(nil)
 	pid, _ := p2p.PeerIDFromPublicKey(other.Public().(ed25519.PublicKey))
@@ -235,4 +245,274 @@ func TestRelayRefusals(t *testing.T) {
 	if r := exchange(sess, &p2p.Fetch{SessionID: "r", Name: in, From: 1, Count: 1}); !isErr(r, p2p.CodeBadInput, "rows 1..2") {
 		t.Fatalf("fetch beyond the record: %v", r)
 	}
+}
+
+// TestRelayOutlastsReadTimeout: while a session relays, the streams
+// between the client and the stages after the first carry nothing until
+// it ends; they must not count as broken after the hosts' read timeout
+// (300 ms here, and the session takes steps 100 ms apart for over a
+// second).
+func TestRelayOutlastsReadTimeout(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	c.readTimeout = 300 * time.Millisecond
+	res := &staticResolver{primary: map[int]string{}}
+	for i := range c.tasks {
+		res.primary[i] = c.serve(t, i).Addrs()[0]
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	client, err := p2p.New(context.Background(), p2p.Config{Key: key, ReadTimeout: c.readTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sess := c.open(t, client, "slow", res, false)
+	hist := []int32{1}
+	for len(hist) < 13 {
+		time.Sleep(100 * time.Millisecond) // a slow client: the stages' streams idle
+		logits, err := sess.Forward(ctx, hist[len(hist)-1:], len(hist)-1)
+		if err != nil {
+			t.Fatalf("step %d: %v", len(hist)-1, err)
+		}
+		if !sess.Relaying() {
+			t.Fatalf("relaying stopped at step %d", len(hist)-1)
+		}
+		hist = append(hist, int32(sample.Argmax(logits)))
+	}
+	sess.Close()
+	for task, e := range c.sessionEnds(t, len(c.tasks))["slow"] {
+		if want := e.Steps; e.Steps != 12 || (task > 0 && e.Relayed != want) {
+			t.Errorf("task %d: %d steps, %d relayed in; want 12, all relayed but on the first stage", task, e.Steps, e.Relayed)
+		}
+	}
+	if len(res.failed) != 0 {
+		t.Errorf("failovers %v in a session without failures", res.failed)
+	}
+}
+
+// TestRelayStepRefused: a step that a stage refuses (a position past the
+// context) fails with ErrRemote while relaying, as without, and no stage
+// is dropped and rebuilt for it: each task's session ends once, at Close,
+// with the steps it ran.
+func TestRelayStepRefused(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	res := &staticResolver{primary: map[int]string{}}
+	for i := range c.tasks {
+		res.primary[i] = c.serve(t, i).Addrs()[0]
+	}
+	client := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sess := c.open(t, client, "refused", res, false)
+	for pos := range 3 {
+		if _, err := sess.Forward(ctx, []int32{1}, pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := sess.Forward(ctx, []int32{1}, m.Config.Context)
+	if !errors.Is(err, pipeline.ErrRemote) || !strings.Contains(err.Error(), "task 0") {
+		t.Fatalf("a step past the context: %v, want ErrRemote from task 0", err)
+	}
+	sess.Close()
+	seen := map[uint32]int{}
+	for range len(c.tasks) {
+		select {
+		case e := <-c.ends:
+			seen[e.Key.Task]++
+			if e.Steps != 3 {
+				t.Errorf("task %d's session ended after %d steps, want 3", e.Key.Task, e.Steps)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("sessions ended: %v", seen)
+		}
+	}
+	select {
+	case e := <-c.ends:
+		t.Errorf("task %d ended a second session (%d steps): a stage was rebuilt", e.Key.Task, e.Steps)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if len(seen) != len(c.tasks) || len(res.failed) != 0 {
+		t.Errorf("sessions ended per task %v, failovers %v", seen, res.failed)
+	}
+}
+
+// TestRelayCancelledStep cancels a relayed step midway (while the middle
+// stage computes it) and then takes the step again, with another token:
+// the session rebuilds its stages and answers for the new token, not with
+// the cancelled step's late result.
+func TestRelayCancelledStep(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	mid := len(c.tasks) / 2
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	first, cancelFirst := context.WithCancel(ctx)
+	returned := make(chan struct{})
+	var once sync.Once
+	f := &node.Fault{AfterRun: func(task uint32, step uint64) {
+		if step == 3 {
+			once.Do(func() {
+				cancelFirst()
+				select { // hold the step until the client has given up on it
+				case <-returned:
+				case <-time.After(10 * time.Second):
+				}
+			})
+		}
+	}}
+	res := &staticResolver{primary: map[int]string{}}
+	for i := range c.tasks {
+		if i == mid {
+			res.primary[i] = c.serveFault(t, f, i).Addrs()[0]
+		} else {
+			res.primary[i] = c.serve(t, i).Addrs()[0]
+		}
+	}
+	sess := c.open(t, newClient(t), "cancel", res, false)
+	ls := localSession(t, m)
+	check := func(pos int, tok int32, got []float32) {
+		t.Helper()
+		out, err := ls.Run(map[string]exec.Tensor{"tokens": exec.I32s(tok), "pos": exec.I32s(int32(pos))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, out["logits"].F32) {
+			t.Fatalf("step %d: logits over the pipeline differ from the local ones", pos)
+		}
+	}
+	toks := []int32{1, 403, 407, 411, 300, 301, 302}
+	for pos := range 3 {
+		got, err := sess.Forward(first, toks[pos:pos+1], pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(pos, toks[pos], got)
+	}
+	if _, err := sess.Forward(first, []int32{99}, 3); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the cancelled step: %v, want context.Canceled", err)
+	}
+	close(returned)
+	for pos := 3; pos < len(toks); pos++ {
+		got, err := sess.Forward(ctx, toks[pos:pos+1], pos)
+		if err != nil {
+			t.Fatalf("step %d after the cancelled one: %v", pos, err)
+		}
+		check(pos, toks[pos], got)
+	}
+	if len(res.failed) != 0 {
+		t.Errorf("failovers %v: a cancelled step is no node's failure", res.failed)
+	}
+}
+
+// TestRelayLocalLoopEnds routes two sessions on one node to each other:
+// the step runs once in each and comes back with an index the first has
+// passed, so the client gets an Error instead of a node stuck on its own
+// lock.
+func TestRelayLocalLoopEnds(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	h := c.serve(t, 0, 1)
+	client := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := client.Connect(ctx, h.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	streams := make([]*p2p.Stream, 2)
+	for k := range streams {
+		s, err := client.OpenPipeline(ctx, h.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Reset)
+		s.SetTimeouts(10*time.Second, 10*time.Second) // a stuck node fails the test instead of hanging it
+		streams[k] = s
+		if r := exchangeOn(t, s, &p2p.OpenSession{SessionID: "loop", ModelID: c.model, TaskID: uint32(k)}); r.Type() != p2p.TypeStepResult {
+			t.Fatalf("open task %d: %v", k, r)
+		}
+	}
+	for k := 1; k >= 0; k-- {
+		r := &p2p.Route{SessionID: "loop", On: true, Next: h.Addrs()[0], NextTask: uint32(1 - k), Prev: h.ID().String()}
+		if a := exchangeOn(t, streams[k], r); a.Type() != p2p.TypeStepResult {
+			t.Fatalf("route task %d to task %d: %v", k, 1-k, a)
+		}
+	}
+	ids := exec.Tensor{DType: ir.I32, Shape: ir.Shape{1}, I32: []int32{1}}.Frame()
+	step := &p2p.Step{SessionID: "loop", Positions: []int32{0}, Tensors: []p2p.NamedTensor{{Name: c.tasks[0].Inputs[0], Frame: *ids}}}
+	if c.tasks[0].Inputs[0] != "tokens" {
+		t.Fatalf("task 0 reads %v, want the tokens first", c.tasks[0].Inputs)
+	}
+	r := exchangeOn(t, streams[0], step)
+	if e, ok := r.(*p2p.Error); !ok || !strings.Contains(e.Text, "step 0 out of order; expected 1") {
+		t.Fatalf("a step around a loop of two sessions: %v, want task 0 refusing it the second time", r)
+	}
+	// Both sessions ran the step once and still answer.
+	for k, s := range streams {
+		if a, ok := exchangeOn(t, s, &p2p.Route{SessionID: "loop"}).(*p2p.StepResult); !ok || a.Index != 1 {
+			t.Fatalf("un-route task %d: %v, want an answer counting 1 step", k, a)
+		}
+	}
+}
+
+// TestRelaySessionsAreTheClients: a session is its client's. Another
+// client that opens the same session id on the first stage's node and
+// routes it to the second stage's node, which the victim routed to take
+// steps from that node, reaches nothing of the victim's: the relay is
+// refused and the victim's second stage runs no step.
+func TestRelaySessionsAreTheClients(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	x, y := c.serve(t, 0), c.serve(t, 1)
+	victim, attacker := newClient(t), newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	openOn := func(cl, h *p2p.Host, task uint32) *p2p.Stream {
+		t.Helper()
+		if _, err := cl.Connect(ctx, h.Addrs()[0]); err != nil {
+			t.Fatal(err)
+		}
+		s, err := cl.OpenPipeline(ctx, h.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Reset)
+		s.SetTimeouts(10*time.Second, 10*time.Second)
+		if r := exchangeOn(t, s, &p2p.OpenSession{SessionID: "exec-1", ModelID: c.model, TaskID: task}); r.Type() != p2p.TypeStepResult {
+			t.Fatalf("open task %d: %v", task, r)
+		}
+		return s
+	}
+	vy := openOn(victim, y, 1)
+	if r := exchangeOn(t, vy, &p2p.Route{SessionID: "exec-1", On: true, Prev: x.ID().String()}); r.Type() != p2p.TypeStepResult {
+		t.Fatalf("victim's route on y: %v", r)
+	}
+	ax := openOn(attacker, x, 0)
+	r := exchangeOn(t, ax, &p2p.Route{SessionID: "exec-1", On: true, Next: y.Addrs()[0], NextTask: 1})
+	if e, ok := r.(*p2p.Error); !ok || e.Code != p2p.CodeRelay || !strings.Contains(e.Text, "no session") {
+		t.Fatalf("attacker's route from x into the victim's session on y: %v, want CodeRelay", r)
+	}
+	ids := exec.Tensor{DType: ir.I32, Shape: ir.Shape{1}, I32: []int32{1}}.Frame()
+	step := &p2p.Step{SessionID: "exec-1", Positions: []int32{0}, Tensors: []p2p.NamedTensor{{Name: "tokens", Frame: *ids}}}
+	if a, ok := exchangeOn(t, ax, step).(*p2p.StepResult); !ok || len(a.Tensors) == 0 {
+		t.Fatalf("attacker's step, answered to it: %v", a)
+	}
+	if a, ok := exchangeOn(t, vy, &p2p.Route{SessionID: "exec-1"}).(*p2p.StepResult); !ok || a.Index != 0 || len(a.Tensors) != 0 {
+		t.Fatalf("victim's session on y after the attack: %v, want an un-route answer counting no step", a)
+	}
+}
+
+// exchangeOn sends m on s and returns the answer.
+func exchangeOn(t *testing.T, s *p2p.Stream, m p2p.Message) p2p.Message {
+	t.Helper()
+	if err := s.Send(m); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

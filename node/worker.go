@@ -71,10 +71,12 @@ type Worker struct {
 	sessions map[sessionKey]*session // open sessions, for relay streams
 }
 
-// sessionKey names an open session of one task.
+// sessionKey names an open session of one task: the id its client gave
+// it, within that client's (the peer that opened it) sessions.
 type sessionKey struct {
-	id  string
-	key TaskKey
+	client string
+	id     string
+	key    TaskKey
 }
 
 // loadedTask is a task's program; mu serialises its runs.
@@ -239,14 +241,14 @@ func (w *Worker) open(ctx context.Context, m *p2p.OpenSession, client *p2p.Strea
 	}
 	s := &session{id: m.SessionID, key: key, t: lt, es: lt.prog.NewSession(), rec: newRecord(lt.in, lt.out), fault: w.fault, client: client, w: w}
 	w.mu.Lock()
-	w.sessions[sessionKey{m.SessionID, key}] = s // a reopened session (a client's new stream) takes the relay streams
+	w.sessions[s.regKey()] = s // a reopened session (the client's new stream) takes the relay streams
 	w.mu.Unlock()
 	return s, nil
 }
 
 func (w *Worker) end(s *session) {
 	w.mu.Lock()
-	if sk := (sessionKey{s.id, s.key}); w.sessions[sk] == s {
+	if sk := s.regKey(); w.sessions[sk] == s {
 		delete(w.sessions, sk)
 	}
 	w.mu.Unlock()

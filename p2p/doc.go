@@ -25,8 +25,10 @@
 //     closes its side with Stream.Close.
 //
 // Between steps the client may send Route (stage-to-stage relaying: the
-// server then opens a stream to the next stage, sends Attach on it and
-// passes each step's outputs on as that stage's Steps; see Route) and
+// server then opens a stream to the next stage, sends Attach on it, naming
+// the client whose session it is, and passes each step's outputs on as
+// that stage's Steps; see Route; a stage whose steps now come by relay
+// waits on its client's stream without a read timeout) and
 // Fetch (rows of a tensor the session recorded, to rebuild another stage
 // on a replacement node); each is answered like a Step.
 //

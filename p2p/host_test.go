@@ -232,6 +232,74 @@ func TestPipelineReadTimeout(t *testing.T) {
 	}
 }
 
+// TestSetTimeoutsDuringRecv: a new read timeout applies to a Recv already
+// waiting: none lets it outwait the host's timeout, a short one ends it.
+func TestSetTimeoutsDuringRecv(t *testing.T) {
+	srv := newTestHost(t, nil)
+	cli := newTestHost(t, func(c *Config) { c.ReadTimeout = 150 * time.Millisecond })
+	if rt, _ := cli.Timeouts(); rt != 150*time.Millisecond {
+		t.Fatalf("host read timeout %v, want 150ms", rt)
+	}
+	reply := make(chan struct{})
+	srv.SetPipelineHandler(func(ctx context.Context, s *Stream) {
+		if _, err := s.Recv(); err != nil {
+			return
+		}
+		<-reply
+		s.Send(&Close{SessionID: "late"})
+		<-ctx.Done()
+	})
+	s, err := cli.OpenPipeline(context.Background(), connect(t, cli, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	if err := s.Send(&OpenSession{SessionID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		m   Message
+		err error
+	}
+	recv := func() chan got {
+		c := make(chan got, 1)
+		go func() {
+			m, err := s.Recv()
+			c <- got{m, err}
+		}()
+		return c
+	}
+	first := recv()
+	time.Sleep(20 * time.Millisecond) // let Recv start under the host's 150 ms
+	_, wt := s.Timeouts()
+	s.SetTimeouts(0, wt)
+	time.Sleep(400 * time.Millisecond)
+	close(reply)
+	if r := <-first; r.err != nil || r.m.Type() != TypeClose {
+		t.Fatalf("Recv without a read timeout: %v, %v; want the Close sent after 400 ms", r.m, r.err)
+	}
+	second := recv()
+	time.Sleep(300 * time.Millisecond) // silent peer, no timeout yet
+	select {
+	case r := <-second:
+		t.Fatalf("Recv without a read timeout returned %v, %v", r.m, r.err)
+	default:
+	}
+	start := time.Now()
+	s.SetTimeouts(50*time.Millisecond, wt)
+	select {
+	case r := <-second:
+		if !errors.Is(r.err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Recv after a short timeout was set: %v, want os.ErrDeadlineExceeded", r.err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("the new timeout took %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a read timeout set during Recv did not end it")
+	}
+}
+
 func TestSendRejectsInvalidMessage(t *testing.T) {
 	srv := newTestHost(t, nil)
 	cli := newTestHost(t, nil)

@@ -211,12 +211,21 @@ type Route struct {
 }
 
 // Attach opens a relay stream: the steps that follow on the stream are for
-// the session SessionID of task TaskID of model ModelID, which a client
-// already opened on the receiver (with an OpenSession of the same fields)
-// and routed (Route) to accept them from the sender. The receiver
-// acknowledges with an empty StepResult or refuses with an Error. Its
-// payload is an OpenSession's.
-type Attach OpenSession
+// the session SessionID of task TaskID of model ModelID, which the client
+// Client already opened on the receiver (with an OpenSession of the same
+// fields) and routed (Route) to accept them from the sender. The receiver
+// acknowledges with an empty StepResult or refuses with an Error.
+type Attach struct {
+	// SessionID, ModelID and TaskID name the session as its OpenSession
+	// did.
+	SessionID string
+	ModelID   [32]byte
+	TaskID    uint32
+	// Client is the peer id of the client that opened the session on the
+	// sender and on the receiver (at most MaxAddr bytes): a session is the
+	// client's, and another client's session of the same id is not it.
+	Client string
+}
 
 // Fetch asks for rows [From, From+Count) of a tensor the session recorded
 // (an input or output of its task, one row per position in the order the
@@ -350,7 +359,13 @@ func (m *Route) encode(e *encoder) error {
 	return e.str("previous peer", m.Prev, MaxAddr)
 }
 
-func (m *Attach) encode(e *encoder) error { return (*OpenSession)(m).encode(e) }
+func (m *Attach) encode(e *encoder) error {
+	o := OpenSession{SessionID: m.SessionID, ModelID: m.ModelID, TaskID: m.TaskID}
+	if err := o.encode(e); err != nil {
+		return err
+	}
+	return e.str("client", m.Client, MaxAddr)
+}
 
 func (m *Fetch) encode(e *encoder) error {
 	if err := e.str("session id", m.SessionID, MaxSessionID); err != nil {
@@ -415,7 +430,8 @@ func decodePayload(t MsgType, b []byte, lim Limits) (Message, error) {
 		}
 		m = f
 	case TypeAttach:
-		m = (*Attach)(decodeOpenSession(d))
+		o := decodeOpenSession(d)
+		m = &Attach{SessionID: o.SessionID, ModelID: o.ModelID, TaskID: o.TaskID, Client: d.str("client", MaxAddr)}
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %d", ErrMalformed, t)
 	}

@@ -49,7 +49,7 @@ func sampleMessages() []Message {
 		&Route{SessionID: "sess-1", On: true, Next: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample", NextTask: 2, Prev: "12D3KooWPrev"},
 		&Route{SessionID: "sess-1"},
 		&Route{},
-		&Attach{SessionID: "sess-1", ModelID: [32]byte{9, 8}, TaskID: 3},
+		&Attach{SessionID: "sess-1", ModelID: [32]byte{9, 8}, TaskID: 3, Client: "12D3KooWClient"},
 		&Attach{},
 		&Fetch{SessionID: "sess-1", Name: "blk.3.attn_res", From: 12, Count: 40},
 	}
@@ -207,6 +207,7 @@ func TestEncodeMessageErrors(t *testing.T) {
 		&Error{Text: strings.Repeat("e", MaxErrorText+1)},
 		&Route{Next: strings.Repeat("a", MaxAddr+1)},
 		&Attach{SessionID: strings.Repeat("s", MaxSessionID+1)},
+		&Attach{SessionID: "s", Client: strings.Repeat("c", MaxAddr+1)},
 		&Fetch{SessionID: "s"},
 		&Fetch{SessionID: "s", Name: "x", Count: MaxPositions + 1},
 	} {

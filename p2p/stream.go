@@ -105,12 +105,17 @@ func (s *Stream) Host() *Host { return s.h }
 // SetTimeouts replaces the host's read and write timeouts for this stream.
 // A read fails when no byte arrives for read; a write when the remote
 // takes no byte for write. Zero means no timeout: then only a dropped
-// connection ends a wait.
+// connection ends a wait. A Recv waiting in another goroutine waits under
+// the new read timeout from now on.
 func (s *Stream) SetTimeouts(read, write time.Duration) {
 	s.mu.Lock()
 	s.readTimeout, s.writeTimeout = read, write
 	s.mu.Unlock()
+	_ = s.s.SetReadDeadline(deadline(read))
 }
+
+// Timeouts returns the stream's read and write timeouts (see SetTimeouts).
+func (s *Stream) Timeouts() (read, write time.Duration) { return s.timeouts() }
 
 func (s *Stream) timeouts() (time.Duration, time.Duration) {
 	s.mu.Lock()
@@ -193,8 +198,7 @@ func (s *Stream) Recv() (Message, error) {
 	if err := s.failed(); err != nil {
 		return nil, err
 	}
-	rt, _ := s.timeouts()
-	m, err := ReadMessage(deadlineReader{s: s.s, d: rt}, s.lim)
+	m, err := ReadMessage(streamReader{s}, s.lim)
 	switch {
 	case err == nil:
 		return m, nil
@@ -273,6 +277,16 @@ func markTimeout(err error) error {
 		return fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, err)
 	}
 	return err
+}
+
+// streamReader reads s's stream under s's read timeout as it is at each
+// read (SetTimeouts may change it while a Recv waits).
+type streamReader struct{ s *Stream }
+
+// Read reads from the stream under a fresh read deadline.
+func (r streamReader) Read(p []byte) (int, error) {
+	rt, _ := r.s.timeouts()
+	return deadlineReader{s: r.s.s, d: rt}.Read(p)
 }
 
 // deadlineReader sets an idle read deadline before each read.

@@ -145,6 +145,9 @@ func (s *Session) route(ctx context.Context) error {
 			r.Prev = s.links[k-1].peer.String()
 		}
 		if err := s.setRoute(ctx, s.links[k], r); err != nil {
+			if errors.Is(err, ErrRemote) { // an answer out of turn: its state is unknown
+				s.links[k].drop()
+			}
 			for _, l := range s.links[k+1:] {
 				if s.setRoute(ctx, l, &p2p.Route{SessionID: s.cfg.SessionID}) != nil {
 					l.drop()
@@ -153,7 +156,12 @@ func (s *Session) route(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, l := range s.links {
+	for k, l := range s.links {
+		if k < n-1 {
+			// Only the last stage answers: the others' streams stay silent.
+			_, wt := l.stream.Timeouts()
+			l.stream.SetTimeouts(0, wt)
+		}
 		l.startReader(s.fault)
 	}
 	s.routed = true
@@ -188,15 +196,21 @@ func (s *Session) setRoute(ctx context.Context, l *link, r *p2p.Route) error {
 // is un-routed, and its answer (the steps it has run) says whether it
 // finished the step; the last stage's StepResult, if it came, is taken
 // into values. A link whose stream broke, or whose node answers out of
-// turn, is dropped for the usual failover.
+// turn or is going away, is dropped for the usual failover. A node that
+// refused the step itself (an Error other than CodeRelay, CodeBusy and
+// CodeShuttingDown) fails the step with ErrRemote, as without relaying.
 func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTensor) ([]bool, error) {
 	s.relay, s.routed = false, false
 	done := make([]bool, len(s.links))
 	last := len(s.links) - 1
+	var refused error
+	rt, _ := s.cfg.Host.Timeouts()
 	for k, l := range s.links {
 		if l.stream == nil {
 			continue
 		}
+		_, wt := l.stream.Timeouts()
+		l.stream.SetTimeouts(rt, wt) // a node that does not answer is dropped
 		if err := l.stream.Send(&p2p.Route{SessionID: s.cfg.SessionID}); err != nil {
 			l.drop()
 			continue
@@ -231,9 +245,15 @@ func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTen
 					break drain
 				}
 			case *p2p.Error:
-				if m.Code != p2p.CodeRelay {
+				switch m.Code {
+				case p2p.CodeRelay:
+				case p2p.CodeBusy, p2p.CodeShuttingDown:
 					l.drop()
 					break drain
+				default: // its answer to the step; the Route's follows
+					if refused == nil {
+						refused = fmt.Errorf("pipeline: task %d at %s: %w: %v", l.task.ID, l.addr, ErrRemote, m)
+					}
 				}
 			default:
 				l.drop()
@@ -241,27 +261,32 @@ func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTen
 			}
 		}
 	}
+	if refused != nil {
+		return nil, refused
+	}
 	return done, errRelayLost
 }
 
 // startReader makes a goroutine receive everything on l's stream into l.in
-// and ping fault on an Error or the stream's end.
+// and ping fault on an Error or the stream's end, once the message is in
+// l.in. l.in is closed when the reader ends.
 func (l *link) startReader(fault chan struct{}) {
 	in, done, st := make(chan received, 4), make(chan struct{}), l.stream
 	l.in, l.done = in, done
 	go func() {
+		defer close(in)
 		for {
 			m, err := st.Recv()
+			select {
+			case in <- received{m, err}:
+			case <-done:
+				return
+			}
 			if _, isErr := m.(*p2p.Error); err != nil || isErr {
 				select {
 				case fault <- struct{}{}:
 				default:
 				}
-			}
-			select {
-			case in <- received{m, err}:
-			case <-done:
-				return
 			}
 			if err != nil {
 				return
@@ -279,18 +304,33 @@ func (l *link) stopReader() {
 	}
 }
 
+// errReaderEnded is what recv returns once a link's reader has passed on
+// the end of its stream.
+var errReaderEnded = errors.New("pipeline: the stream has ended")
+
 // recv returns the next message on l's stream: from its reader when one
-// runs (then a ping on fault or the end of ctx interrupts the wait),
-// directly otherwise.
+// runs (then a ping on fault or the end of ctx interrupts the wait, but
+// what l's own reader queued comes first), directly otherwise.
 func (l *link) recv(ctx context.Context, fault <-chan struct{}) (p2p.Message, error) {
 	if l.in == nil {
 		return l.stream.Recv()
 	}
-	select {
-	case r := <-l.in:
+	take := func(r received, ok bool) (p2p.Message, error) {
+		if !ok {
+			return nil, errReaderEnded
+		}
 		return r.m, r.err
+	}
+	select {
+	case r, ok := <-l.in:
+		return take(r, ok)
 	case <-fault:
-		return nil, errRelayLost
+		select {
+		case r, ok := <-l.in:
+			return take(r, ok)
+		default:
+			return nil, errRelayLost
+		}
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -158,16 +158,30 @@ func (s *Session) step(ctx context.Context, positions []int32, inputs []p2p.Name
 		var err error
 		done, err = s.relayStep(ctx, values, positions, argmax)
 		if err != nil && !errors.Is(err, errRelayLost) {
-			return nil, err
+			return nil, s.abandon(ctx, err)
 		}
 	}
 	if !all(done) {
 		if err := s.levelsStep(ctx, values, positions, argmax, done); err != nil {
-			return nil, err
+			return nil, s.abandon(ctx, err)
 		}
 	}
 	s.inputs.add(positions, inputs)
 	return values, nil
+}
+
+// abandon returns err, the failure of a step; when ctx ended the step
+// midway, where each stage got to is unknown, so every stream is dropped
+// and a later step rebuilds the stages from the history (a dropped stream
+// is not a failed node).
+func (s *Session) abandon(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		s.routed = false
+		for _, l := range s.links {
+			l.drop()
+		}
+	}
+	return err
 }
 
 // levelsStep runs the step's tasks through this side, level by level, the
