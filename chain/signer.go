@@ -18,9 +18,9 @@ type Signer struct {
 	c       Client
 	priv    ed25519.PrivateKey
 	chainID string
-	fee     uint64
 
-	mu     sync.Mutex // guards nonce and synced
+	mu     sync.Mutex // guards fee, nonce and synced
+	fee    uint64
 	nonce  uint64
 	synced bool
 }
@@ -47,7 +47,11 @@ func (s *Signer) Address() contract.Address { return AddressOf(s.priv) }
 
 // SetFee overrides the fee (base units) put on each tx; the default is the
 // chain's minimum.
-func (s *Signer) SetFee(fee uint64) { s.fee = fee }
+func (s *Signer) SetFee(fee uint64) {
+	s.mu.Lock()
+	s.fee = fee
+	s.mu.Unlock()
+}
 
 // Account reads the signer's account from committed state.
 func (s *Signer) Account(ctx context.Context) (*contract.AccountInfo, error) {

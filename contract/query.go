@@ -80,6 +80,16 @@ type TaskInfo struct {
 	Forfeit      bool         `json:"forfeit,omitempty"`
 }
 
+// VerificationInfo is one open verification request of a validator;
+// "verifications/<addr>" lists those of addr, by execution and task.
+type VerificationInfo struct {
+	Exec     uint64  `json:"exec"`
+	Task     uint32  `json:"task"`
+	Asserter Address `json:"asserter"`
+	Stage    uint32  `json:"stage"` // 1: first validator, 2: tie-breaker
+	Deadline int64   `json:"deadline_unix_nano"`
+}
+
 func (s *st) query(path string) ([]byte, error) {
 	kind, arg, _ := strings.Cut(path, "/")
 	var v any
@@ -104,6 +114,8 @@ func (s *st) query(path string) ([]byte, error) {
 		v = s.execInfos()
 	case "execution":
 		v, err = s.execInfo(arg)
+	case "verifications":
+		v, err = s.verificationInfos(arg)
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrBadQuery, path)
 	}
@@ -131,6 +143,33 @@ func (s *st) nodeInfos() []NodeInfo {
 		out = append(out, s.toNodeInfo(s.nodes[a]))
 	}
 	return out
+}
+
+// verificationInfos lists the verification requests that wait for the
+// validator at arg, so that a node that missed their events can still
+// answer them.
+func (s *st) verificationInfos(arg string) (any, error) {
+	a, err := ParseAddress(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: validator address: %w", ErrBadQuery, err)
+	}
+	out := []VerificationInfo{}
+	for _, id := range s.active {
+		e := s.execs[id]
+		for i := range e.Tasks {
+			t := &e.Tasks[i]
+			v := &t.Verify
+			if t.State != taskCommitted || (v.State != vFirst && v.State != vTie) || v.Validator != a {
+				continue
+			}
+			stage := uint32(1)
+			if v.State == vTie {
+				stage = 2
+			}
+			out = append(out, VerificationInfo{Exec: e.ID, Task: uint32(i), Asserter: t.Node, Stage: stage, Deadline: v.Deadline})
+		}
+	}
+	return out, nil
 }
 
 func (s *st) nodeInfo(arg string) (any, error) {

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -59,6 +60,24 @@ func (r *runner) node(a args) string {
 		return "no such node"
 	}
 	return fmt.Sprintf("%s online=%v eligible=%v stake=%d tasks=%d", a.pos[0], n.Online, r.h.s.eligible(n), n.Stake, len(n.Tasks))
+}
+
+// verifications NAME: the open verification requests of validator NAME,
+// through the "verifications/" query.
+func (r *runner) verifications(a args) string {
+	b, err := r.h.s.Query("verifications/"+testAddr(a.pos[0]).String(), nil)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var vs []VerificationInfo
+	if err := json.Unmarshal(b, &vs); err != nil {
+		return "error: " + err.Error()
+	}
+	var lines []string
+	for _, v := range vs {
+		lines = append(lines, fmt.Sprintf("exec %d task %d asserter=%s stage=%d deadline=%s", v.Exec, v.Task, r.h.name(v.Asserter), v.Stage, r.h.relTime(itoa64(v.Deadline))))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // check: the supply is unchanged and the snapshot round-trips.

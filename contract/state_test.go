@@ -110,7 +110,7 @@ func TestQuery(t *testing.T) {
 		t.Fatalf("supply: %+v", sup)
 	}
 	for path, want := range map[string]error{"execution/99": ErrNotFound, "node/" + testAddr("user").String(): ErrNotFound,
-		"execution/x": ErrBadQuery, "nope": ErrBadQuery, "account/12": ErrBadQuery} {
+		"execution/x": ErrBadQuery, "nope": ErrBadQuery, "account/12": ErrBadQuery, "verifications/12": ErrBadQuery} {
 		if _, err := s.Query(path, nil); !errors.Is(err, want) {
 			t.Errorf("%s: err %v, want %v", path, err, want)
 		}

@@ -413,29 +413,151 @@ func (d *Daemon) noteVerification(v *Verdict) {
 	}
 }
 
+// verifyPollBeats is how many heartbeat intervals apart a node asks the
+// chain for the verification requests waiting for it.
+const verifyPollBeats = 2
+
+// verifyReq is a verification request for this node: task Task of
+// execution Exec, run by Asserter.
+type verifyReq struct {
+	Exec     uint64
+	Task     uint32
+	Asserter string
+}
+
 // watchVerifications runs each verification the chain draws this node for.
+// It learns of them from the chain's events and, since an event can be
+// missed (the watch failed or was reconnecting, or the node was still
+// loading its tasks when it was drawn), also by asking the chain for the
+// requests waiting for it every verifyPollBeats heartbeats. Each request
+// runs once; one whose run failed is tried again while it is open.
 func (d *Daemon) watchVerifications(ctx context.Context) {
 	me := d.addr.String()
-	evs, err := d.cfg.Chain.Watch(ctx, contract.EventVerificationRequested, "validator", me)
-	if err != nil {
-		d.cfg.Log.Warn("cannot watch verification requests", "err", err)
-		return
+	events := make(chan verifyReq, 16)
+	if d.cfg.Fault == nil || !d.cfg.Fault.Deaf {
+		go d.watchVerifyEvents(ctx, me, events)
 	}
-	for ev := range evs {
-		if ev.Attr("validator") != me {
-			continue
+	type key struct {
+		exec uint64
+		task uint32
+	}
+	handled := map[key]bool{} // started; true while running
+	finished := make(chan struct {
+		k  key
+		ok bool
+	}, 16)
+	start := func(r verifyReq) {
+		k := key{r.Exec, r.Task}
+		if _, seen := handled[k]; seen {
+			return
 		}
-		execID, err1 := strconv.ParseUint(ev.Attr("exec"), 10, 64)
-		task, err2 := strconv.ParseUint(ev.Attr("task"), 10, 32)
-		if err1 != nil || err2 != nil {
-			continue
-		}
+		handled[k] = true
 		go func() {
-			if err := d.verify(ctx, execID, uint32(task), ev.Attr("asserter")); err != nil && ctx.Err() == nil {
-				d.cfg.Log.Warn("verification failed", "exec", execID, "task", task, "err", err)
+			err := d.verify(ctx, r.Exec, r.Task, r.Asserter)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Log.Warn("verification failed", "exec", r.Exec, "task", r.Task, "err", err)
+			}
+			select {
+			case finished <- struct {
+				k  key
+				ok bool
+			}{k, err == nil}:
+			case <-ctx.Done():
 			}
 		}()
 	}
+	poll := func() {
+		open, err := d.openVerifications(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.cfg.Log.Warn("cannot list verification requests", "err", err)
+			}
+			return
+		}
+		listed := map[key]bool{}
+		for _, r := range open {
+			listed[key{r.Exec, r.Task}] = true
+			start(r)
+		}
+		for k, running := range handled {
+			if !running && !listed[k] {
+				delete(handled, k) // answered, or gone to another validator
+			}
+		}
+	}
+	tick := time.NewTicker(verifyPollBeats * d.cfg.Heartbeat)
+	defer tick.Stop()
+	poll()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-events:
+			start(r)
+		case f := <-finished:
+			if f.ok {
+				handled[f.k] = false
+			} else {
+				delete(handled, f.k) // to be tried again while the chain lists it
+			}
+		case <-tick.C:
+			poll()
+		}
+	}
+}
+
+// watchVerifyEvents passes on the chain's events of verification requests
+// for validator me, watching again (with a growing pause) whenever the
+// watch cannot start or ends before ctx.
+func (d *Daemon) watchVerifyEvents(ctx context.Context, me string, out chan<- verifyReq) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		evs, err := d.cfg.Chain.Watch(ctx, contract.EventVerificationRequested, "validator", me)
+		if err != nil {
+			d.cfg.Log.Warn("cannot watch verification requests", "err", err, "retry_in", pause)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 30*time.Second)
+			continue
+		}
+		pause = time.Second
+		for ev := range evs {
+			if ev.Attr("validator") != me {
+				continue
+			}
+			execID, err1 := strconv.ParseUint(ev.Attr("exec"), 10, 64)
+			task, err2 := strconv.ParseUint(ev.Attr("task"), 10, 32)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			select {
+			case out <- verifyReq{Exec: execID, Task: uint32(task), Asserter: ev.Attr("asserter")}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// openVerifications asks the chain for the verification requests waiting
+// for this node.
+func (d *Daemon) openVerifications(ctx context.Context) ([]verifyReq, error) {
+	raw, err := d.cfg.Chain.Query(ctx, "verifications/"+d.addr.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	var vs []contract.VerificationInfo
+	if err := json.Unmarshal(raw, &vs); err != nil {
+		return nil, fmt.Errorf("read verification requests: %w", err)
+	}
+	out := make([]verifyReq, len(vs))
+	for i, v := range vs {
+		out[i] = verifyReq{Exec: v.Exec, Task: v.Task, Asserter: v.Asserter.String()}
+	}
+	return out, nil
 }
 
 // send sends a tx that must not be lost (a commitment, a verdict): a tx

@@ -19,6 +19,10 @@ type Fault struct {
 	WrongOutputRate float64
 	// Withhold makes the node refuse to serve its recorded tensors.
 	Withhold bool
+	// Deaf makes the node ignore the chain's events of verification
+	// requests: it learns of its requests only by asking the chain, as a
+	// node does that missed their events.
+	Deaf bool
 	// AfterRun, when set, is called after each step's computation with the
 	// task and the step's index, before anything is sent (a test stops the
 	// node there to lose it in the middle of a step).
@@ -31,7 +35,8 @@ type Fault struct {
 	rng *rand.Rand
 }
 
-// ParseFault parses "wrong-output=RATE" or "withhold" (comma-separated).
+// ParseFault parses "wrong-output=RATE", "withhold" or "deaf"
+// (comma-separated).
 func ParseFault(s string, seed uint64) (*Fault, error) {
 	f := &Fault{rng: rand.New(rand.NewPCG(seed, 0x5eed))}
 	for _, part := range strings.Split(s, ",") {
@@ -45,8 +50,10 @@ func ParseFault(s string, seed uint64) (*Fault, error) {
 			f.WrongOutputRate = r
 		case "withhold":
 			f.Withhold = true
+		case "deaf":
+			f.Deaf = true
 		default:
-			return nil, fmt.Errorf("unknown fault %q (want wrong-output=RATE or withhold)", part)
+			return nil, fmt.Errorf("unknown fault %q (want wrong-output=RATE, withhold or deaf)", part)
 		}
 	}
 	return f, nil

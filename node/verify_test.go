@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,19 @@ func TestWithheldRecord(t *testing.T) {
 	var pe *p2p.Error
 	if !errors.As(err, &pe) {
 		t.Fatalf("withholding asserter: got %v, want a p2p error", err)
+	}
+}
+
+// TestParseFault: the misbehaviours splitup-node --fault takes, and a
+// clear error for others.
+func TestParseFault(t *testing.T) {
+	f, err := node.ParseFault("wrong-output=0.5, withhold,deaf", 1)
+	if err != nil || f.WrongOutputRate != 0.5 || !f.Withhold || !f.Deaf {
+		t.Fatalf("ParseFault: %+v, %v", f, err)
+	}
+	for _, bad := range []string{"wrong-output=2", "loud", ""} {
+		if _, err := node.ParseFault(bad, 1); err == nil || !strings.Contains(err.Error(), "fault") {
+			t.Errorf("ParseFault(%q): %v, want an error", bad, err)
+		}
 	}
 }

@@ -24,7 +24,7 @@ func runStart(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	threads := fs.Int("threads", runtime.NumCPU(), "compute threads per task run; the process runs Go code on at most this many CPUs (GOMAXPROCS) unless $GOMAXPROCS says otherwise")
 	var peers multiFlag
 	fs.Var(&peers, "peer", "p2p address (with /p2p/ID) to fetch shards from, e.g. the deployer's; repeatable")
-	fault := fs.String("fault", "", "TEST ONLY: misbehave on purpose, 'wrong-output=RATE' or 'withhold'; off by default (an honest node)")
+	fault := fs.String("fault", "", "TEST ONLY: misbehave on purpose, 'wrong-output=RATE', 'withhold' or 'deaf' (comma-separated); off by default (an honest node)")
 	verbose := fs.Bool("v", false, "log debug detail")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -45,8 +45,7 @@ type devnetFlags struct {
 	port             int
 	threads          int
 	nodeBin          string
-	faultNode        int    // node index given --fault, or -1
-	fault            string // its fault spec (tests of Proof of Sampling only)
+	faults           map[int]string // fault spec by node index, from --fault (tests of Proof of Sampling only)
 }
 
 func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
@@ -63,7 +62,7 @@ func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
 	fs.IntVar(&f.threads, "threads", 1, "compute threads per node process")
 	fs.StringVar(&f.nodeBin, "node-bin", "", "splitup-node executable (default: next to this executable, else on $PATH)")
 	var fault string
-	fs.StringVar(&fault, "fault", "", "TEST ONLY: make one node misbehave, I:SPEC, e.g. 4:wrong-output=1.0 or 2:withhold (see splitup-node start --fault)")
+	fs.StringVar(&fault, "fault", "", "TEST ONLY: make nodes misbehave, I:SPEC[;I:SPEC…], e.g. 4:wrong-output=1.0 or 2:withhold;3:deaf (see splitup-node start --fault)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: splitup devnet [--nodes N] [--model PATH [--tokenizer PATH]] [--target-vram SIZE] [--state-dir DIR] [--port P] [--threads N]")
 		fmt.Fprintln(stderr, "runs a local network until Ctrl-C: a 1-validator chain, the model deployed, N 'splitup-node start' processes and an OpenAI-compatible gateway")
@@ -91,17 +90,23 @@ func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
 	if f.targetVRAM, err = parseByteSize(vram); err != nil {
 		return nil, usagef("--target-vram: %v", err)
 	}
-	f.faultNode = -1
-	if fault != "" {
-		i, spec, ok := strings.Cut(fault, ":")
+	f.faults = map[int]string{}
+	for part := range strings.SplitSeq(fault, ";") {
+		if part == "" {
+			continue
+		}
+		i, spec, ok := strings.Cut(part, ":")
 		n, err := strconv.Atoi(i)
 		if !ok || err != nil || n < 0 || n >= f.nodes {
-			return nil, usagef("--fault %q: want I:SPEC with a node index I below --nodes, e.g. 4:wrong-output=1.0", fault)
+			return nil, usagef("--fault %q: want I:SPEC with a node index I below --nodes, e.g. 4:wrong-output=1.0", part)
+		}
+		if _, dup := f.faults[n]; dup {
+			return nil, usagef("--fault: node %d named twice; put its faults in one SPEC, e.g. %d:wrong-output=1.0,deaf", n, n)
 		}
 		if _, err := node.ParseFault(spec, 0); err != nil {
 			return nil, usagef("--fault: %v", err)
 		}
-		f.faultNode, f.fault = n, spec
+		f.faults[n] = spec
 	}
 	return f, nil
 }
@@ -394,8 +399,8 @@ func (d *devnet) startNodes(ctx context.Context, bin string) error {
 			return err
 		}
 		n.p2p = info.P2PAddr
-		if i == d.f.faultNode {
-			n.fault = d.f.fault
+		if spec, ok := d.f.faults[i]; ok {
+			n.fault = spec
 			fmt.Fprintf(d.stdout, "%s misbehaves on purpose (TEST ONLY): --fault %s\n", n.name, n.fault)
 		}
 		if err := n.start(bin, d.rpc, d.host.Addrs(), d.f.threads, d.logw); err != nil {

@@ -446,3 +446,26 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDevnetFaults: --fault names misbehaving nodes by index, one
+// spec each, and refuses what splitup-node would not take.
+func TestParseDevnetFaults(t *testing.T) {
+	f, err := parseDevnet([]string{"--nodes", "5", "--fault", "4:wrong-output=1.0,deaf;1:deaf"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.faults) != 2 || f.faults[4] != "wrong-output=1.0,deaf" || f.faults[1] != "deaf" {
+		t.Fatalf("faults %v", f.faults)
+	}
+	for _, bad := range []struct{ spec, why string }{
+		{"1:deaf;1:withhold", "node 1 named twice"},
+		{"5:deaf", "node index I below --nodes"},
+		{"1:loud", `unknown fault "loud"`},
+		{"deaf", "want I:SPEC"},
+	} {
+		_, err := parseDevnet([]string{"--nodes", "5", "--fault", bad.spec}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), bad.why) {
+			t.Errorf("--fault %q: %v, want an error saying %q", bad.spec, err, bad.why)
+		}
+	}
+}

@@ -22,15 +22,18 @@ import (
 // checks that the cheater's caught fraction matches p within a binomial
 // interval, that it is slashed every time it is caught and nobody honest
 // ever is, that users of caught executions get the forfeited payment back,
-// and that the total supply never changes. It also reports the verification
-// overhead: validator compute ÷ asserter compute over the whole run.
+// and that the total supply never changes. Two honest nodes are deaf to
+// the chain's verification events (--fault …;1:deaf;2:deaf): as validators
+// they learn of their requests only by asking the chain, and must still
+// answer them. It also reports the verification overhead: validator
+// compute ÷ asserter compute over the whole run.
 func TestDevnetProofOfSampling(t *testing.T) {
 	needModels(t)
 	if testing.Short() {
 		t.Skip("-short: 200 executions on a devnet")
 	}
 	d := startDevnet(t, "--nodes", "5", "--model", filepath.Join(sharedModels, "stories260K.bin"),
-		"--tokenizer", filepath.Join(sharedModels, "tok512.bin"), "--target-vram", "6MiB", "--fault", "4:wrong-output=1.0")
+		"--tokenizer", filepath.Join(sharedModels, "tok512.bin"), "--target-vram", "6MiB", "--fault", "4:wrong-output=1.0;1:deaf;2:deaf")
 	c, err := chain.Dial(d.info.RPC)
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +47,28 @@ func TestDevnetProofOfSampling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	results, err := c.Subscribe(ctx, contract.EventVerificationResult)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	slashed := map[string]int{}
+	verdicts := map[string]map[string]int{} // validator → result → count
 	go func() {
 		for ev := range slashes {
 			mu.Lock()
 			slashed[ev.Attr("node")]++
+			mu.Unlock()
+		}
+	}()
+	go func() {
+		for ev := range results {
+			mu.Lock()
+			v := ev.Attr("validator")
+			if verdicts[v] == nil {
+				verdicts[v] = map[string]int{}
+			}
+			verdicts[v][ev.Attr("result")]++
 			mu.Unlock()
 		}
 	}()
@@ -118,6 +137,18 @@ func TestDevnetProofOfSampling(t *testing.T) {
 	}
 	if slashed[faulty] != caught {
 		t.Errorf("cheater caught %d times but slashed %d times", caught, slashed[faulty])
+	}
+	t.Logf("verification results by validator: %v", verdicts)
+	deafVerdicts := 0
+	for _, i := range []int{1, 2} {
+		v := verdicts[d.info.Nodes[i].Address]
+		deafVerdicts += v["match"] + v["mismatch"]
+		if v["timeout"] > 0 {
+			t.Errorf("node %d, deaf to verification events, let %d requests time out", i, v["timeout"])
+		}
+	}
+	if deafVerdicts == 0 {
+		t.Errorf("the nodes deaf to verification events gave no verdict: they did not find their requests on the chain")
 	}
 	var supply1 contract.SupplyInfo
 	queryJSON(t, ctx, c, "supply", &supply1)
