@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	cmttypes "github.com/cometbft/cometbft/types"
@@ -15,6 +16,9 @@ import (
 // newBlockQuery is the one websocket subscription a client holds; events
 // are filtered by type on this side.
 const newBlockQuery = "tm.event='NewBlock'"
+
+// unsubscribeTimeout bounds ending a watch's subscriptions.
+const unsubscribeTimeout = 5 * time.Second
 
 // Subscribe implements Client. Events are never dropped on this side: each
 // subscriber has its own queue. Events of blocks committed while the
@@ -125,8 +129,12 @@ func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan B
 	}
 	go func() {
 		defer func() {
+			// Bounded: the websocket client's unsubscribe waits for it to
+			// take the request, which a reconnecting client does not.
+			uctx, cancel := context.WithTimeout(context.Background(), unsubscribeTimeout)
+			defer cancel()
 			for _, q := range queries {
-				c.rpc.Unsubscribe(context.Background(), "splitup", q)
+				c.rpc.Unsubscribe(uctx, "splitup", q)
 			}
 			release()
 		}()
