@@ -204,15 +204,17 @@ func (d *Daemon) heartbeat(ctx context.Context) error {
 // spares the chain's RPC the polling of a wait. It first reads the outcome
 // of the previous one (prev, committed blocks ago when the interval is
 // longer than the block time, so one query finds it), giving up on it after
-// one interval; a failed or lost heartbeat makes the signer re-read its
-// nonce. It returns the new heartbeat's hash.
+// one interval. A failed heartbeat makes the signer re-read its nonce (in
+// Wait); one not yet in a block does not, as it may still be pending: the
+// committed nonce would then sign a clash with it and with every tx sent
+// after it. (One lost for good shows as the next one's failure, for a gap
+// in the nonces, an interval later.) It returns the new heartbeat's hash.
 func (d *Daemon) beat(ctx context.Context, prev []byte) ([]byte, error) {
 	if prev != nil {
 		wctx, cancel := context.WithTimeout(ctx, d.cfg.Heartbeat)
 		_, err := d.signer.Wait(wctx, prev)
 		cancel()
 		if err != nil && ctx.Err() == nil {
-			d.signer.Resync()
 			d.cfg.Log.Warn("heartbeat failed", "err", err)
 		}
 	}
