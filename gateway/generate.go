@@ -21,10 +21,20 @@ func (s *Service) Generate(ctx context.Context, g wire.GenerateRequest, emit fun
 	return res, nil
 }
 
+// maxPromptBytesPerToken bounds the bytes of a prompt per token of the
+// model's context: no tokenizer's tokens are that long on average.
+const maxPromptBytesPerToken = 32
+
 func (s *Service) generate(ctx context.Context, g wire.GenerateRequest, emit func(string) error) (wire.GenerateResult, error) {
 	m, ok := s.models[g.Model]
 	if !ok {
 		return wire.GenerateResult{}, wire.ModelNotFound(g.Model)
+	}
+	if limit := m.ContextLength * maxPromptBytesPerToken; len(g.Prompt) > limit {
+		// Checked before encoding, whose time grows faster than the prompt.
+		return wire.GenerateResult{}, wire.BadRequest("prompt", wire.CodeInvalidValue,
+			"the prompt is %d bytes; model %s holds %d tokens, and no prompt over %d bytes fits in them",
+			len(g.Prompt), m.ID, m.ContextLength, limit)
 	}
 	prompt := m.Tokenizer.Encode(g.Prompt, true, false)
 	if len(prompt) == 0 || len(prompt) >= m.ContextLength {

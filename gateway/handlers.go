@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/splitup/splitup/wire"
 )
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.svc.Models())
+	s.writeJSON(w, http.StatusOK, s.svc.Models())
 }
 
 func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +26,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Stream {
-		sse := newSSE(w)
+		sse := newSSE(w, s.cfg.WriteTimeout)
 		s.finishStream(w, r, sse, s.svc.CompletionStream(r.Context(), req, func(c wire.CompletionResponse) error {
 			return sse.send(c)
 		}))
@@ -41,7 +42,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Stream {
-		sse := newSSE(w)
+		sse := newSSE(w, s.cfg.WriteTimeout)
 		s.finishStream(w, r, sse, s.svc.ChatStream(r.Context(), req, func(c wire.ChatCompletionChunk) error {
 			return sse.send(c)
 		}))
@@ -71,6 +72,11 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 
 // decode reads a JSON body into v, answering 400 (or 413) itself on failure.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	// The request's deadline does not end a read. This one stays after the
+	// decode: the server reads what is left of the body before it answers
+	// (its watch for the client's leaving, which starts at the body's end,
+	// clears it).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 	err := json.NewDecoder(r.Body).Decode(v)
 	if err == nil {
 		return true
@@ -94,7 +100,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	s.writeJSON(w, http.StatusOK, v)
 }
 
 // finishStream ends a stream: [DONE] after success, an error event if the
@@ -115,7 +121,7 @@ func (s *Server) finishStream(w http.ResponseWriter, r *http.Request, sse *sseWr
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := asAPIError(err)
 	s.log(r, e)
-	writeJSON(w, e.Status, e.Response())
+	s.writeJSON(w, e.Status, e.Response())
 }
 
 func (s *Server) log(r *http.Request, e *wire.Error) {
@@ -131,7 +137,8 @@ func asAPIError(err error) *wire.Error {
 	return wire.ServerError(http.StatusInternalServerError, wire.CodeEngineFailed, "%v", err)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // a write error means the client is gone
@@ -142,11 +149,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type sseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
+	timeout time.Duration // bounds each event's write
 	started bool
 }
 
-func newSSE(w http.ResponseWriter) *sseWriter {
-	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+func newSSE(w http.ResponseWriter, timeout time.Duration) *sseWriter {
+	return &sseWriter{w: w, rc: http.NewResponseController(w), timeout: timeout}
 }
 
 func (s *sseWriter) send(v any) error {
@@ -167,6 +175,9 @@ func (s *sseWriter) write(data []byte) error {
 		h.Set("X-Accel-Buffering", "no")
 		s.w.WriteHeader(http.StatusOK)
 		s.started = true
+	}
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); err != nil {
+		return err
 	}
 	if _, err := fmt.Fprintf(s.w, "data: %s\n\n", data); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +184,79 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s; goroutines:\n%s", what, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A streaming client that stops reading does not hold its generation (and
+// its slot and session) for good: once the socket buffers are full, an
+// event's write fails after WriteTimeout and the session closes.
+func TestStalledReaderReleased(t *testing.T) {
+	e := newTestEngine()
+	_, ts := testSetup(t, e, func(c *Config, s *ServerConfig) {
+		c.Models[0].ContextLength = 1 << 20
+		c.Limits.MaxTokens = 1 << 20
+		s.WriteTimeout = 200 * time.Millisecond
+	})
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	body := `{"model":"test-model","prompt":"x","max_tokens":1000000,"stream":true,"temperature":0}`
+	if _, err := io.WriteString(conn, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Content-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads nothing.
+	waitFor(t, "the generation of a client that stopped reading to end", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.opened == 1 && e.open == 0
+	})
+}
+
+// A request whose body never arrives fails after BodyTimeout, though its
+// headers promised one.
+func TestSlowBodyTimesOut(t *testing.T) {
+	_, ts := testSetup(t, newTestEngine(), func(_ *Config, s *ServerConfig) { s.BodyTimeout = 200 * time.Millisecond })
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a request whose body stalls: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "timeout") {
+		t.Fatalf("stalled body: %d %s, want 400 naming the timeout", resp.StatusCode, b)
+	}
+}
+
+// A prompt too long in bytes for any tokenisation to fit the context is
+// refused before it is encoded; one just long enough in tokens is refused
+// by its token count.
+func TestPromptTooLong(t *testing.T) {
+	e := newTestEngine()
+	_, ts := testSetup(t, e, nil) // context 128, one token per byte
+	for _, c := range []struct {
+		bytes int
+		want  string
+	}{{128*32 + 1, "no prompt over 4096 bytes fits"}, {200, "the prompt is 201 tokens"}} {
+		code, b := post(t, ts.URL+"/v1/completions", `{"model":"test-model","prompt":"`+strings.Repeat("a", c.bytes)+`"}`)
+		if code != http.StatusBadRequest || !strings.Contains(string(b), c.want) || !strings.Contains(string(b), `"param":"prompt"`) {
+			t.Errorf("prompt of %d bytes: %d %s, want 400 saying %q", c.bytes, code, b, c.want)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.opened != 0 {
+		t.Errorf("%d sessions opened for refused prompts", e.opened)
 	}
 }

@@ -24,13 +24,20 @@ type ServerConfig struct {
 	// IdleTimeout bounds how long a keep-alive connection waits for its next
 	// request; 0 means 2 minutes.
 	IdleTimeout time.Duration
+	// BodyTimeout bounds reading a request's body; 0 means 1 minute.
+	BodyTimeout time.Duration
+	// WriteTimeout bounds each write to the client (a reply, or one event of
+	// a stream): a client that stops reading loses its request instead of
+	// holding a generation; 0 means 30 seconds.
+	WriteTimeout time.Duration
 	// Logger receives one line per failed request; nil means slog.Default().
 	Logger *slog.Logger
 }
 
 // Validate reports whether c is usable.
 func (c ServerConfig) Validate() error {
-	if c.RequestTimeout < 0 || c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 || c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 {
+	if c.RequestTimeout < 0 || c.MaxBodyBytes < 0 || c.ShutdownTimeout < 0 || c.ReadHeaderTimeout < 0 || c.IdleTimeout < 0 ||
+		c.BodyTimeout < 0 || c.WriteTimeout < 0 {
 		return errors.New("gateway: server config: durations and sizes must be >= 0")
 	}
 	return nil
@@ -51,6 +58,12 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = time.Minute
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

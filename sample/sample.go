@@ -90,6 +90,11 @@ func (s *Sampler) Next(logits []float32) int {
 	s.probs = append(s.probs[:0], logits...)
 	for i := range s.probs {
 		s.probs[i] /= s.cfg.Temperature
+		if math.IsInf(float64(s.probs[i]), 0) && !math.IsInf(float64(logits[i]), 0) {
+			// A temperature so small that a logit overflows: the limit of
+			// sampling as the temperature falls to 0 is the argmax.
+			return Argmax(logits)
+		}
 	}
 	Softmax(s.probs)
 	coin := s.rng.Float32()

@@ -295,3 +295,16 @@ func BenchmarkNextTopP(b *testing.B) {
 		s.Next(l)
 	}
 }
+
+// TestTinyTemperatureIsArgmax: a temperature so small that the scaled
+// logits overflow samples the argmax (their limit), not NaNs.
+func TestTinyTemperatureIsArgmax(t *testing.T) {
+	for _, l := range [][]float32{{1, 3, 2}, {-1, -0.5, -3}, {0, 0.25, float32(math.Inf(-1))}} {
+		want := Argmax(l)
+		for seed := range uint64(20) {
+			if got := New(Config{Temperature: 1e-40, TopP: 1, Seed: seed}).Next(l); got != want {
+				t.Fatalf("logits %v at temperature 1e-40, seed %d: token %d, want the argmax %d", l, seed, got, want)
+			}
+		}
+	}
+}

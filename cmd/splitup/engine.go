@@ -73,17 +73,29 @@ func executionFee(p contract.Params, m *contract.ModelInfo, tokens uint32) (uint
 // NewSession requests an execution and opens its pipeline; node streams
 // open on the first Forward, once the chain has assigned the tasks.
 func (e *chainEngine) NewSession(ctx context.Context) (gateway.Session, error) {
-	id, err := pipeline.RequestExecution(ctx, e.signer, e.model, e.maxFee, e.maxTokens)
+	// Once submitted the request lands on chain whether or not the client
+	// waits: wait for its block regardless, so that its execution is known
+	// and can be cancelled, and its escrow refunded, if the client is gone.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
+	id, err := pipeline.RequestExecution(rctx, e.signer, e.model, e.maxFee, e.maxTokens)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", gateway.ErrUnavailable, err)
 	}
 	res := boundedResolver{&pipeline.ChainResolver{Client: e.client, Signer: e.signer, Exec: id, Poll: 50 * time.Millisecond}, assignTimeout}
 	ps, err := pipeline.Open(pipeline.Config{Host: e.host, Model: e.model, SessionID: node.SessionID(id), Tasks: e.tasks, Resolver: res})
+	if err == nil {
+		err = ctx.Err() // the client left while the execution was requested
+	}
 	if err != nil {
-		return nil, err
+		s := &chainSession{e: e, exec: id, ps: ps, failed: true} // ps is nil if Open failed
+		return nil, errors.Join(err, s.Close())
 	}
 	return &chainSession{e: e, exec: id, ps: ps}, nil
 }
+
+// requestTimeout bounds the wait for an execution request's block.
+const requestTimeout = 30 * time.Second
 
 // assignTimeout bounds the wait for the chain to assign (or reassign) a
 // task to a live node.
@@ -165,7 +177,10 @@ func (s *chainSession) lost(ctx context.Context, err error) error {
 // session that failed has its execution cancelled, which refunds the
 // unused escrow.
 func (s *chainSession) Close() error {
-	err := s.ps.Close()
+	var err error
+	if s.ps != nil {
+		err = s.ps.Close()
+	}
 	if s.failed {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
