@@ -315,7 +315,7 @@ func (d *Daemon) execution(ctx context.Context, id uint64) (*contract.ExecutionI
 }
 
 // authorize lets a session run only a task the chain assigned to this node.
-func (d *Daemon) authorize(ctx context.Context, sessionID string, key TaskKey) error {
+func (d *Daemon) authorize(ctx context.Context, client p2p.PeerID, sessionID string, key TaskKey) error {
 	id, err := ParseSessionID(sessionID)
 	if err != nil {
 		return err
@@ -329,6 +329,12 @@ func (d *Daemon) authorize(ctx context.Context, sessionID string, key TaskKey) e
 	}
 	if t := e.Tasks[key.Task]; t.Node != d.addr || t.State != "running" {
 		return fmt.Errorf("task %d of execution %d is %s on node %s", key.Task, id, t.State, t.Node)
+	}
+	// Only who pays for the execution runs it: its requester's key is the
+	// client's peer key.
+	pub, err := p2p.PublicKeyOf(client)
+	if err != nil || contract.Address(pub) != e.Requester {
+		return fmt.Errorf("execution %d was requested by %s, not by peer %s", id, e.Requester, client)
 	}
 	return nil
 }

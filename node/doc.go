@@ -7,7 +7,9 @@
 //
 //  1. The gateway opens a pipeline stream and sends OpenSession naming the
 //     model, the task and a session id; the worker checks (Authorizer) that
-//     the chain assigned it that task, and answers an empty StepResult.
+//     the chain assigned it that task and that the gateway is the peer of
+//     the account that requested the execution, and answers an empty
+//     StepResult.
 //  2. Each Step carries the task's inputs for n ≥ 1 positions (n > 1 is a
 //     batched prefill, e.g. a KV-cache rebuild after failover). The worker
 //     runs the task's program on the session's KV cache and answers the

@@ -52,9 +52,10 @@ type NamedRoot struct {
 	Root [32]byte
 }
 
-// Authorizer decides whether a session may run a task (e.g. the chain
-// assigned this node that task for the session's execution).
-type Authorizer func(ctx context.Context, sessionID string, key TaskKey) error
+// Authorizer decides whether client may open a session of a task (e.g.
+// the chain assigned this node that task for the session's execution, and
+// client is the one who requested it).
+type Authorizer func(ctx context.Context, client p2p.PeerID, sessionID string, key TaskKey) error
 
 // Worker runs loaded tasks for pipeline sessions. It is safe for
 // concurrent use: each stream is served by its own goroutine.
@@ -235,7 +236,7 @@ func (w *Worker) open(ctx context.Context, m *p2p.OpenSession, client *p2p.Strea
 		return nil, errorf(p2p.CodeUnknownTask, "task %d of model %x is not loaded here", m.TaskID, m.ModelID[:4])
 	}
 	if w.authorize != nil {
-		if err := w.authorize(ctx, m.SessionID, key); err != nil {
+		if err := w.authorize(ctx, client.Peer(), m.SessionID, key); err != nil {
 			return nil, errorf(p2p.CodeUnknownTask, "session %s may not run task %d here: %v", m.SessionID, m.TaskID, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	cryptopb "github.com/libp2p/go-libp2p/core/crypto/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -122,6 +123,20 @@ func PeerIDFromPublicKey(pub ed25519.PublicKey) (PeerID, error) {
 		return "", fmt.Errorf("peer id from public key: %w", err)
 	}
 	return peer.IDFromPublicKey(k)
+}
+
+// PublicKeyOf returns the ed25519 public key a peer id was made from
+// (PeerIDFromPublicKey inverted).
+func PublicKeyOf(id PeerID) (ed25519.PublicKey, error) {
+	k, err := id.ExtractPublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("public key of peer %s: %w", id, err)
+	}
+	raw, err := k.Raw()
+	if err != nil || k.Type() != cryptopb.KeyType_Ed25519 || len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("public key of peer %s: not an ed25519 key", id)
+	}
+	return ed25519.PublicKey(raw), nil
 }
 
 // Host is a libp2p host that speaks the SplitUp protocols over TCP with

@@ -58,6 +58,13 @@ func TestHostIdentityAndAddrs(t *testing.T) {
 	if _, err := PeerIDFromPublicKey(make([]byte, 5)); err == nil {
 		t.Error("PeerIDFromPublicKey accepted a 5-byte key")
 	}
+	pub, err := PublicKeyOf(h.ID())
+	if err != nil || !pub.Equal(key.Public()) {
+		t.Errorf("PublicKeyOf(host id) = %x, %v; want the host's key", pub, err)
+	}
+	if _, err := PublicKeyOf(PeerID("not a peer id")); err == nil {
+		t.Error("PublicKeyOf accepted a malformed peer id")
+	}
 }
 
 // TestListenPortIsExclusive: a second host cannot start on a port another

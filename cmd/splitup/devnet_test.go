@@ -23,6 +23,7 @@ import (
 
 	"github.com/splitup/splitup/chain"
 	"github.com/splitup/splitup/contract"
+	"github.com/splitup/splitup/node"
 	"github.com/splitup/splitup/p2p"
 	"github.com/splitup/splitup/wire"
 )
@@ -245,6 +246,22 @@ func TestDevnetStories260K(t *testing.T) {
 
 	t.Run("garbage peer", func(t *testing.T) { garbagePeer(t, d) })
 
+	t.Run("stranger", func(t *testing.T) {
+		c, err := chain.Dial(d.info.RPC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		got := complete(t, url, model, "", 200, true, func(n int) {
+			if n == 10 {
+				strangerRefused(t, c, d)
+			}
+		})
+		if got != llama2cGreedy {
+			t.Fatalf("the answer a stranger tried to join:\n got %q\nwant %q", got, llama2cGreedy)
+		}
+	})
+
 	t.Run("SIGKILL mid-answer", func(t *testing.T) {
 		c, err := chain.Dial(d.info.RPC)
 		if err != nil {
@@ -301,6 +318,55 @@ func killMiddle(t *testing.T, c chain.Client, d *devnetProc) (uint64, string) {
 	}
 	t.Error("no running execution with an assigned middle task")
 	return 0, ""
+}
+
+// strangerRefused has a peer that did not request the running execution
+// open a session of its first task on the node that runs it: the node
+// refuses it, naming the requester.
+func strangerRefused(t *testing.T, c chain.Client, d *devnetProc) {
+	var execs []contract.ExecutionInfo
+	if err := queryInto(context.Background(), c, "executions", &execs); err != nil {
+		t.Error(err)
+		return
+	}
+	var e *contract.ExecutionInfo
+	for i := len(execs) - 1; i >= 0 && e == nil; i-- {
+		if execs[i].State == "running" && execs[i].Tasks[0].State == "running" {
+			e = &execs[i]
+		}
+	}
+	if e == nil {
+		t.Error("no running execution")
+		return
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pid, err := h.Connect(ctx, e.Tasks[0].P2PAddr)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	s, err := h.OpenPipeline(ctx, pid)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer s.Reset()
+	if err := s.Send(&p2p.OpenSession{SessionID: node.SessionID(e.ID), ModelID: e.Model, TaskID: 0}); err != nil {
+		t.Error(err)
+		return
+	}
+	m, err := s.Recv()
+	if pe, ok := m.(*p2p.Error); err != nil || !ok || !strings.Contains(pe.Text, "was requested by") {
+		t.Errorf("a stranger's session of execution %d: %v, %v; want an Error naming the requester", e.ID, m, err)
+	}
 }
 
 // garbagePeer sends a node junk at the TCP level and protocol violations

@@ -32,6 +32,9 @@ type chainEngine struct {
 
 // newChainEngine reads the model and the price parameters from the chain.
 func newChainEngine(ctx context.Context, c chain.Client, s *chain.Signer, h *p2p.Host, model contract.Hash, contextLen, vocab int) (*chainEngine, error) {
+	if pub, err := p2p.PublicKeyOf(h.ID()); err != nil || contract.Address(pub) != s.Address() {
+		return nil, fmt.Errorf("the gateway's p2p host (peer %s) must use the key of the account %s that requests executions: nodes serve only an execution's requester", h.ID(), s.Address())
+	}
 	var m contract.ModelInfo
 	if err := queryInto(ctx, c, "model/"+model.String(), &m); err != nil {
 		return nil, err
