@@ -99,7 +99,7 @@ type Daemon struct {
 	worker *Worker
 
 	mu      sync.Mutex // guards records and stats
-	records map[string]*Record
+	records map[string]heldRecord
 	stats   Stats
 }
 
@@ -115,6 +115,17 @@ type Stats struct {
 	VerifyRows    int
 	VerifyCompute time.Duration
 	Mismatches    int
+	// Records held now (until their tasks settle), and records let go.
+	Records, Pruned int
+}
+
+// heldRecord is a session's record, kept from its commit until its task
+// settles on chain.
+type heldRecord struct {
+	rec  *Record
+	exec uint64
+	task uint32
+	at   time.Time // when the session ended
 }
 
 // NewDaemon checks the node's registration and prepares its worker.
@@ -126,7 +137,7 @@ func NewDaemon(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: connect to the chain: %w", err)
 	}
-	d := &Daemon{cfg: cfg, addr: chain.AddressOf(cfg.Key), signer: s, records: map[string]*Record{}}
+	d := &Daemon{cfg: cfg, addr: chain.AddressOf(cfg.Key), signer: s, records: map[string]heldRecord{}}
 	d.worker = NewWorker(WorkerConfig{Threads: cfg.Threads, Authorize: d.authorize, OnSessionEnd: d.commit, Records: d.Record, Fault: cfg.Fault, Log: cfg.Log})
 	return d, nil
 }
@@ -173,6 +184,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.cfg.Host.SetPipelineHandler(d.worker.Serve)
 	go d.watchVerifications(ctx)
+	go d.pruneRecords(ctx, d.challengeWindow(ctx))
 	d.cfg.Log.Info("node ready", "address", d.addr.String(), "tasks", len(info.Tasks), "p2p", d.cfg.Host.Addrs())
 	tick := time.NewTicker(d.cfg.Heartbeat)
 	defer tick.Stop()
@@ -184,7 +196,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.worker.Close()
 			st := d.Stats()
 			d.cfg.Log.Info("node stats", "sessions", st.Sessions, "rows", st.Rows, "steps_compute_us", st.StepsCompute.Microseconds(),
-				"verifications", st.Verifications, "verify_rows", st.VerifyRows, "verify_compute_us", st.VerifyCompute.Microseconds(), "mismatches", st.Mismatches)
+				"verifications", st.Verifications, "verify_rows", st.VerifyRows, "verify_compute_us", st.VerifyCompute.Microseconds(), "mismatches", st.Mismatches,
+				"records", st.Records, "records_pruned", st.Pruned)
 			return nil
 		case <-tick.C:
 			var err error
@@ -346,7 +359,7 @@ func (d *Daemon) commit(e SessionEnd) {
 		return
 	}
 	d.mu.Lock()
-	d.records[fmt.Sprintf("%d/%d", id, e.Key.Task)] = e.Record
+	d.records[fmt.Sprintf("%d/%d", id, e.Key.Task)] = heldRecord{rec: e.Record, exec: id, task: e.Key.Task, at: time.Now()}
 	d.stats.Sessions++
 	d.stats.Rows += len(e.Record.Rows(e.Inputs[0].Name))
 	d.stats.StepsCompute += e.Compute
@@ -374,7 +387,76 @@ func (d *Daemon) commit(e SessionEnd) {
 func (d *Daemon) Record(exec uint64, task uint32) *Record {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.records[fmt.Sprintf("%d/%d", exec, task)]
+	return d.records[fmt.Sprintf("%d/%d", exec, task)].rec
+}
+
+// challengeWindow reads the chain's challenge window; a node that cannot
+// read it checks its records from the start.
+func (d *Daemon) challengeWindow(ctx context.Context) time.Duration {
+	raw, err := d.cfg.Chain.Query(ctx, "params", nil)
+	var p contract.Params
+	if err != nil || json.Unmarshal(raw, &p) != nil {
+		return 0
+	}
+	return time.Duration(p.ChallengeNanos)
+}
+
+// recordSweepBeats is how many heartbeat intervals apart a node looks for
+// records it may let go.
+const recordSweepBeats = 2
+
+// pruneRecords lets go of the records of tasks the chain has settled
+// (paid out or forfeited, after the challenge window and any
+// verification), cancelled, or given to another node, and of executions
+// that are over or gone: nobody will ask for them again. Only records older
+// than the challenge window are looked up, as no task settles sooner.
+func (d *Daemon) pruneRecords(ctx context.Context, window time.Duration) {
+	tick := time.NewTicker(recordSweepBeats * d.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		d.mu.Lock()
+		due := map[uint64][]string{}
+		for k, r := range d.records {
+			if time.Since(r.at) >= window {
+				due[r.exec] = append(due[r.exec], k)
+			}
+		}
+		d.mu.Unlock()
+		for exec, keys := range due {
+			e, err := d.execution(ctx, exec)
+			if err != nil && !chain.IsNotFound(err) {
+				continue // ask again next time
+			}
+			d.mu.Lock()
+			for _, k := range keys {
+				r, ok := d.records[k]
+				if ok && (e == nil || d.settled(e, r.task)) {
+					delete(d.records, k)
+					d.stats.Pruned++
+				}
+			}
+			d.mu.Unlock()
+		}
+	}
+}
+
+// settled reports whether this node's record of task of e is no longer
+// needed.
+func (d *Daemon) settled(e *contract.ExecutionInfo, task uint32) bool {
+	switch e.State {
+	case "settled", "cancelled", "failed":
+		return true
+	}
+	if int(task) >= len(e.Tasks) {
+		return true
+	}
+	t := e.Tasks[task]
+	return t.State == "settled" || t.State == "cancelled" || t.Node != d.addr
 }
 
 // ordered lists roots in the order of the task's registered interface.
@@ -407,7 +489,9 @@ func (d *Daemon) nodeInfo(ctx context.Context, a contract.Address) (*contract.No
 func (d *Daemon) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.stats
+	st := d.stats
+	st.Records = len(d.records)
+	return st
 }
 
 func (d *Daemon) noteVerification(v *Verdict) {

@@ -155,9 +155,24 @@ func TestDevnetProofOfSampling(t *testing.T) {
 	if supply1.Total != supply0.Total {
 		t.Errorf("supply changed from %d to %d", supply0.Total, supply1.Total)
 	}
+	// Records are kept until their tasks settle: give the nodes a sweep
+	// (every 2 heartbeats) after the last settlement, then count.
+	time.Sleep(4 * time.Second)
 	d.interrupt(t)
 	reportOverhead(t, d.out.String())
+	held, pruned := 0, 0
+	for _, m := range recordsLine.FindAllStringSubmatch(d.out.String(), -1) {
+		h, _ := strconv.Atoi(m[1])
+		p, _ := strconv.Atoi(m[2])
+		held, pruned = held+h, pruned+p
+	}
+	t.Logf("records: %d let go after their tasks settled, %d still held", pruned, held)
+	if pruned == 0 || held != 0 {
+		t.Errorf("records let go %d, still held %d; want every record let go once all executions settled", pruned, held)
+	}
 }
+
+var recordsLine = regexp.MustCompile(`msg="node stats" .* records=(\d+) records_pruned=(\d+)`)
 
 // bond moves amount from the faucet to node i and stakes it. The node's own
 // heartbeats use the same account, so a nonce clash is retried.
