@@ -224,6 +224,11 @@ func (w *Worker) serveRelay(st *p2p.Stream, a *p2p.Attach) {
 	if st.Send(&p2p.StepResult{SessionID: a.SessionID}) != nil {
 		return
 	}
+	// Steps come when the stage before has one, which may be after the
+	// other stages are routed or after a pause of the client: no read
+	// timeout (a dead peer ends the stream with its connection).
+	_, wt := st.Timeouts()
+	st.SetTimeouts(0, wt)
 	for {
 		m, err := st.Recv()
 		if err != nil {

@@ -249,13 +249,13 @@ func TestRelayRefusals(t *testing.T) {
 
 // TestRelayOutlastsReadTimeout: while a session relays, the streams
 // between the client and the stages after the first carry nothing until
-// it ends; they must not count as broken after the hosts' read timeout
-// (300 ms here, and the session takes steps 100 ms apart for over a
-// second).
+// it ends, and a relay stream nothing until the stage before has a step;
+// they must not count as broken after the hosts' read timeout (500 ms
+// here, and the session takes steps 150 ms apart for almost 2 seconds).
 func TestRelayOutlastsReadTimeout(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
-	c.readTimeout = 300 * time.Millisecond
+	c.readTimeout = 500 * time.Millisecond
 	res := &staticResolver{primary: map[int]string{}}
 	for i := range c.tasks {
 		res.primary[i] = c.serve(t, i).Addrs()[0]
@@ -271,7 +271,7 @@ func TestRelayOutlastsReadTimeout(t *testing.T) {
 	sess := c.open(t, client, "slow", res, false)
 	hist := []int32{1}
 	for len(hist) < 13 {
-		time.Sleep(100 * time.Millisecond) // a slow client: the stages' streams idle
+		time.Sleep(150 * time.Millisecond) // a slow client: the stages' streams idle
 		logits, err := sess.Forward(ctx, hist[len(hist)-1:], len(hist)-1)
 		if err != nil {
 			t.Fatalf("step %d: %v", len(hist)-1, err)
