@@ -46,7 +46,7 @@ func WriteKeyFile(path string, priv ed25519.PrivateKey) error {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("write key file: %w (remove it or choose another path)", err)
+		return fmt.Errorf("write key file: %w (choose another path; an existing key file may hold a funded account, so keep it)", err)
 	}
 	_, err = f.Write(append(b, '\n'))
 	if err == nil {

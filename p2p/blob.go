@@ -212,7 +212,9 @@ const fetchBuf = 1 << 20
 // a dropped peer or a crash) left a partial file in dst; Fetch resumes from
 // its end, from p or any other peer. At the end the whole content is hashed:
 // if it is not want, the partial file is deleted and the error matches
-// ErrHashMismatch and names both hashes. Progress, when not nil, is called
+// ErrHashMismatch and names both hashes (a resumed fetch that fails the
+// check is first taken again whole from p, as the resumed prefix may be
+// what was wrong). Progress, when not nil, is called
 // with the bytes held so far (including resumed ones) and the blob's size.
 // When dst already has want, Fetch returns at once. The error matches
 // ErrNotFound when p does not have the blob and ErrBusy when p refused.
@@ -242,16 +244,29 @@ func (h *Host) Fetch(ctx context.Context, p PeerID, want Hash, dst *BlobStore, p
 	n, err := h.fetchInto(ctx, p, want, offset, part, hw, progress)
 	if errors.Is(err, errRestart) {
 		// The partial file is longer than the blob: start over.
+		offset = 0
 		if err = restart(part, hw); err == nil {
 			n, err = h.fetchInto(ctx, p, want, 0, part, hw, progress)
+		}
+	}
+	var got Hash
+	if err == nil {
+		hw.Sum(got[:0])
+	}
+	if err == nil && got != want && offset > 0 {
+		// The resumed prefix, perhaps another peer's bytes, may be what is
+		// wrong: take the whole blob from p once before blaming it.
+		if err = restart(part, hw); err == nil {
+			var m int64
+			m, err = h.fetchInto(ctx, p, want, 0, part, hw, progress)
+			n += m
+			hw.Sum(got[:0])
 		}
 	}
 	if err != nil {
 		part.Close()
 		return n, fmt.Errorf("fetch blob %s from %s: %w", want, p, err)
 	}
-	var got Hash
-	hw.Sum(got[:0])
 	if got != want {
 		part.Close()
 		_ = os.Remove(part.Name())

@@ -244,6 +244,26 @@ func TestFetchHashMismatch(t *testing.T) {
 	}
 }
 
+// A partial file whose bytes are wrong (left by a peer that lied and
+// dropped the connection) does not make an honest peer fail the fetch: the
+// blob is taken again whole.
+func TestFetchCorruptPartial(t *testing.T) {
+	_, cli, src, p := blobPair(t, nil)
+	data := randomBytes(t, 3<<20)
+	h := put(t, src, data)
+	dst := mustStore(t)
+	if err := os.WriteFile(dst.partialPath(h), randomBytes(t, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := cli.Fetch(context.Background(), p, h, dst, nil)
+	if err != nil || !bytes.Equal(readBlob(t, dst, h), data) {
+		t.Fatalf("Fetch over a corrupt partial file: %v", err)
+	}
+	if n != int64(len(data))+(2<<20) {
+		t.Errorf("received %d bytes, want the rest after the partial file, then the whole blob (%d)", n, len(data)+(2<<20))
+	}
+}
+
 func TestFetchUnknownHash(t *testing.T) {
 	_, cli, _, p := blobPair(t, nil)
 	h := Hash{0xab}

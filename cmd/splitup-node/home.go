@@ -86,7 +86,12 @@ func (c *conn) send(ctx context.Context, what string, msg contract.Msg) (*chain.
 	}
 	addr := c.signer.Address()
 	switch te.Code {
-	case contract.CodeInsufficient, contract.CodeInsufficientFee:
+	case contract.CodeInsufficient:
+		if _, ok := msg.(*contract.Specialize); ok { // the tasks need more VRAM than the node declared
+			return nil, fmt.Errorf("%s: %w\nchoose fewer or smaller tasks (see 'splitup query model ID'), or register a node with more --vram", what, err)
+		}
+		return nil, fmt.Errorf("%s: %w\naccount %s cannot pay: fund it, e.g. 'splitup tx transfer --key FAUCET --to %s --amount N'", what, err, addr, addr)
+	case contract.CodeInsufficientFee:
 		return nil, fmt.Errorf("%s: %w\naccount %s cannot pay: fund it, e.g. 'splitup tx transfer --key FAUCET --to %s --amount N'", what, err, addr, addr)
 	case contract.CodeStakeTooLow:
 		return nil, fmt.Errorf("%s: %w\nraise --stake (see stake_base and stake_per_gib in 'splitup query params') or lower --vram", what, err)

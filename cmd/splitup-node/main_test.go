@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -44,8 +45,12 @@ func TestInit(t *testing.T) {
 	if !strings.Contains(out, "address "+chain.AddressOf(key).String()) || !strings.Contains(out, "peer id "+pid.String()) {
 		t.Errorf("init output lacks the address or peer id:\n%s", out)
 	}
-	if code, _, errs := cli("init", "--home", home); code != 1 || !strings.Contains(errs, "splitup-node: error:") || !strings.Contains(errs, "remove it") {
+	if code, _, errs := cli("init", "--home", home); code != 1 || !strings.Contains(errs, "splitup-node: error:") || !strings.Contains(errs, "keep its key") || !strings.Contains(errs, "another --home") {
 		t.Errorf("second init: exit %d, %q; want a refusal that says what to do", code, errs)
+	}
+	again, err := chain.ReadKeyFile(filepath.Join(home, KeyFile))
+	if err != nil || !again.Equal(key) {
+		t.Errorf("a second init changed the key file (%v)", err)
 	}
 }
 
@@ -208,4 +213,19 @@ func nodeInfo(t *testing.T, rpc string, a contract.Address) contract.NodeInfo {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestMergeTasks: specialize replaces the node's tasks of one model and
+// keeps those of the others (the chain replaces the whole set).
+func TestMergeTasks(t *testing.T) {
+	a, b := contract.Hash{1}, contract.Hash{2}
+	cur := []contract.TaskRef{{Model: a, Task: 0}, {Model: b, Task: 1}, {Model: a, Task: 2}}
+	got := mergeTasks(cur, a, []uint32{3})
+	want := []contract.TaskRef{{Model: b, Task: 1}, {Model: a, Task: 3}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mergeTasks = %v, want %v", got, want)
+	}
+	if got := mergeTasks(cur, b, nil); !reflect.DeepEqual(got, []contract.TaskRef{{Model: a, Task: 0}, {Model: a, Task: 2}}) {
+		t.Errorf("mergeTasks with no tasks = %v, want model a's kept", got)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +35,9 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("create %s: %w", *home, err)
 	}
 	key, err := chain.GenerateKeyFile(filepath.Join(*home, KeyFile))
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s already holds a node key; that node is set up (keep its key), or pass another --home for a new node", *home)
+	}
 	if err != nil {
 		return err
 	}
@@ -188,7 +192,7 @@ func runSpecialize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	home := fs.String("home", "", "node directory made by 'splitup-node init' (required)")
 	rpc := fs.String("rpc", rpcDefault(), "validator RPC address; $SPLITUP_RPC overrides the default")
 	model := fs.String("model", "", "model id (hex), as 'splitup query models' lists it (required)")
-	tasksFlag := fs.String("tasks", "", "comma-separated task indices of the model; empty clears the set")
+	tasksFlag := fs.String("tasks", "", "comma-separated task indices of the model; they replace the node's tasks of this model (its tasks of other models stay); empty drops this model's")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -215,16 +219,35 @@ func runSpecialize(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := queryJSON(ctx, c.client, "model/"+id.String(), &m); err != nil {
 		return fmt.Errorf("%w (check the id with 'splitup query models')", err)
 	}
-	msg := &contract.Specialize{}
 	for _, t := range tasks {
 		if int(t) >= len(m.Tasks) {
 			return usagef("--tasks: model %s has %d tasks (0..%d); there is no task %d", id, len(m.Tasks), len(m.Tasks)-1, t)
 		}
-		msg.Tasks = append(msg.Tasks, contract.TaskRef{Model: id, Task: t})
 	}
+	// The chain replaces the node's whole set: keep its tasks of other models.
+	var n contract.NodeInfo
+	if err := queryJSON(ctx, c.client, "node/"+c.signer.Address().String(), &n); err != nil {
+		return fmt.Errorf("%w (register the node first: splitup-node register)", err)
+	}
+	msg := &contract.Specialize{Tasks: mergeTasks(n.Tasks, id, tasks)}
 	if _, err := c.send(ctx, "specialize", msg); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "node %s specialises in tasks %v of model %s\n", c.signer.Address(), tasks, id)
+	fmt.Fprintf(stdout, "node %s specialises in tasks %v of model %s (%d tasks of all models)\n", c.signer.Address(), tasks, id, len(msg.Tasks))
 	return nil
+}
+
+// mergeTasks returns the task set current with model's tasks replaced by
+// tasks.
+func mergeTasks(current []contract.TaskRef, model contract.Hash, tasks []uint32) []contract.TaskRef {
+	var out []contract.TaskRef
+	for _, r := range current {
+		if r.Model != model {
+			out = append(out, r)
+		}
+	}
+	for _, t := range tasks {
+		out = append(out, contract.TaskRef{Model: model, Task: t})
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"time"
 
@@ -55,9 +56,9 @@ func parseGenerate(args []string, stderr io.Writer) (*generateFlags, error) {
 		return nil, usagef("--model is required: a GGUF file or a llama2.c checkpoint")
 	case f.maxTokens <= 0:
 		return nil, usagef("--max-tokens must be at least 1, got %d", f.maxTokens)
-	case f.temperature < 0:
-		return nil, usagef("--temperature must be ≥ 0, got %v", f.temperature)
-	case f.topP <= 0 || f.topP > 1:
+	case !(f.temperature >= 0 && f.temperature <= math.MaxFloat32): // NaN fails both
+		return nil, usagef("--temperature must be a finite number ≥ 0, got %v", f.temperature)
+	case !(f.topP > 0 && f.topP <= 1):
 		return nil, usagef("--top-p must be in (0, 1], got %v", f.topP)
 	case f.threads < 1:
 		return nil, usagef("--threads must be at least 1, got %d", f.threads)

@@ -111,6 +111,9 @@ func TestGenerateErrors(t *testing.T) {
 		{[]string{"generate", "--model", filepath.Join(sharedModels, "stories260K.bin")}, "--tokenizer"},
 		{[]string{"generate", "--model", filepath.Join(sharedModels, "stories260K.bin"), "--tokenizer", filepath.Join(sharedModels, "tokenizer.bin")}, "vocabulary of 512"},
 		{[]string{"generate", "--model", filepath.Join(sharedModels, "stories260K.bin"), "--max-tokens", "0"}, "--max-tokens"},
+		{[]string{"generate", "--model", filepath.Join(sharedModels, "stories260K.bin"), "--temperature", "NaN"}, "--temperature must be a finite number"},
+		{[]string{"generate", "--model", filepath.Join(sharedModels, "stories260K.bin"), "--temperature", "1e39"}, "--temperature must be a finite number"},
+		{[]string{"generate", "--model", filepath.Join(sharedModels, "stories260K.bin"), "--top-p", "NaN"}, "--top-p must be in (0, 1]"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
