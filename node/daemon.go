@@ -261,13 +261,16 @@ func (d *Daemon) loadTask(ctx context.Context, ref contract.TaskRef) error {
 			return fmt.Errorf("fetch shard of task %d: %w", ref.Task, err)
 		}
 	}
-	d.cfg.Store.Pin(h)
-	b, err := os.ReadFile(d.cfg.Store.Path(h))
+	if err := d.cfg.Store.Pin(h); err != nil {
+		return fmt.Errorf("keep the shard of task %d: %w", ref.Task, err)
+	}
+	path := d.cfg.Store.Path(h)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("read the shard of task %d: %w", ref.Task, err)
 	}
 	if err := d.worker.Load(TaskKey{Model: ref.Model, Task: ref.Task}, b); err != nil {
-		return err
+		return fmt.Errorf("load task %d of model %s from shard %s: %w\nif that file is damaged, delete it and start the node again: it fetches the shard anew", ref.Task, ref.Model.String()[:12], path, err)
 	}
 	fmt.Fprintf(d.cfg.Progress, "task %d of model %s loaded (%d bytes)\n", ref.Task, ref.Model.String()[:12], len(b))
 	// The shard bytes and the fetch buffers are garbage now, but the heap

@@ -25,6 +25,15 @@ import (
 // defaultRPC is the RPC address of a local validator (chain.DefaultNodeConfig).
 const defaultRPC = "http://127.0.0.1:26657"
 
+// rpcDefault is $SPLITUP_RPC if set (as for splitup and splitup-node),
+// else defaultRPC.
+func rpcDefault() string {
+	if v := os.Getenv("SPLITUP_RPC"); v != "" {
+		return v
+	}
+	return defaultRPC
+}
+
 type registerFlags struct {
 	model, tokenizer, name   string
 	targetVRAM, overhead     string
@@ -49,7 +58,7 @@ func parseRegister(args []string, stderr io.Writer) (*registerFlags, error) {
 	fs.StringVar(&f.overhead, "overhead", "0", "runtime memory per task besides tensors, e.g. 512MiB")
 	fs.BoolVar(&f.merge, "merge-branches", false, "let a task hold parts of independent branches (fewer tasks, less parallelism)")
 	fs.StringVar(&f.key, "key", "", "account key file that signs and pays for the registration; also the p2p identity (required)")
-	fs.StringVar(&f.rpc, "rpc", defaultRPC, "RPC address of a validator")
+	fs.StringVar(&f.rpc, "rpc", rpcDefault(), "RPC address of a validator; $SPLITUP_RPC overrides the default")
 	fs.StringVar(&f.chainID, "chain-id", "", "chain id to sign for (default: read from the chain)")
 	fs.StringVar(&f.store, "store", "", "blob store directory for the shards (default: $HOME/.splitup/blobs)")
 	fs.StringVar(&f.listen, "listen", p2p.DefaultListenAddr, "p2p listen multiaddr for serving shards, e.g. /ip4/0.0.0.0/tcp/4001")

@@ -144,7 +144,7 @@ func parseAmount(s string) (uint64, error) {
 		}
 	}
 	r, ok := new(big.Rat).SetString(t)
-	if !ok || t == "" || strings.ContainsAny(t, "/eE") {
+	if !ok || t == "" || strings.ContainsAny(t, "/eExXbBoO_") { // decimal only: big.Rat also reads 0x10, 0b101, 1e3, 1_000
 		return 0, fmt.Errorf("amount %q: want base units (e.g. 1100000000) or tokens (e.g. 1100tokens)", s)
 	}
 	r.Mul(r, new(big.Rat).SetInt64(mult))

@@ -95,7 +95,7 @@ func TestParseAmountAndSize(t *testing.T) {
 			t.Errorf("parseAmount(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "-1", "0", "1.5", "0.0000001token", "1e9", "lots", "1/2tokens"} {
+	for _, in := range []string{"", "-1", "0", "1.5", "0.0000001token", "1e9", "lots", "1/2tokens", "0x10", "0b101", "0o7", "1_000"} {
 		if _, err := parseAmount(in); err == nil {
 			t.Errorf("parseAmount(%q) accepted", in)
 		}
