@@ -430,6 +430,7 @@ func (d *Daemon) pruneRecords(ctx context.Context, window time.Duration) {
 			}
 		}
 		d.mu.Unlock()
+		pruned := 0
 		for exec, keys := range due {
 			e, err := d.execution(ctx, exec)
 			if err != nil && !chain.IsNotFound(err) {
@@ -441,9 +442,16 @@ func (d *Daemon) pruneRecords(ctx context.Context, window time.Duration) {
 				if ok && (e == nil || d.settled(e, r.task)) {
 					delete(d.records, k)
 					d.stats.Pruned++
+					pruned++
 				}
 			}
 			d.mu.Unlock()
+		}
+		if pruned > 0 {
+			d.mu.Lock()
+			held := len(d.records)
+			d.mu.Unlock()
+			d.cfg.Log.Info("records let go", "count", pruned, "held", held)
 		}
 	}
 }

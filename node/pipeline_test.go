@@ -92,6 +92,17 @@ func (c *cluster) serveFault(t *testing.T, f *node.Fault, tasks ...int) *p2p.Hos
 	return h
 }
 
+// hostPerTask starts a host for each task and returns a resolver that
+// routes every task to its host.
+func (c *cluster) hostPerTask(t *testing.T) *staticResolver {
+	t.Helper()
+	res := &staticResolver{primary: map[int]string{}}
+	for i := range c.tasks {
+		res.primary[i] = c.serve(t, i).Addrs()[0]
+	}
+	return res
+}
+
 // serveAll starts a host whose worker loads every task.
 func (c *cluster) serveAll(t *testing.T) *p2p.Host {
 	all := make([]int, len(c.tasks))

@@ -25,10 +25,7 @@ import (
 func TestRelayMatchesClientRouted(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
-	res := &staticResolver{primary: map[int]string{}}
-	for i := range c.tasks {
-		res.primary[i] = c.serve(t, i).Addrs()[0]
-	}
+	res := c.hostPerTask(t)
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -256,10 +253,7 @@ func TestRelayOutlastsReadTimeout(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
 	c.readTimeout = 500 * time.Millisecond
-	res := &staticResolver{primary: map[int]string{}}
-	for i := range c.tasks {
-		res.primary[i] = c.serve(t, i).Addrs()[0]
-	}
+	res := c.hostPerTask(t)
 	_, key, _ := ed25519.GenerateKey(nil)
 	client, err := p2p.New(context.Background(), p2p.Config{Key: key, ReadTimeout: c.readTimeout})
 	if err != nil {
@@ -299,10 +293,7 @@ func TestRelayOutlastsReadTimeout(t *testing.T) {
 func TestRelayStepRefused(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
-	res := &staticResolver{primary: map[int]string{}}
-	for i := range c.tasks {
-		res.primary[i] = c.serve(t, i).Addrs()[0]
-	}
+	res := c.hostPerTask(t)
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,9 +156,9 @@ func TestDevnetProofOfSampling(t *testing.T) {
 	if supply1.Total != supply0.Total {
 		t.Errorf("supply changed from %d to %d", supply0.Total, supply1.Total)
 	}
-	// Records are kept until their tasks settle: give the nodes a sweep
-	// (every 2 heartbeats) after the last settlement, then count.
-	time.Sleep(4 * time.Second)
+	// Records are kept until their tasks settle: wait for every node that
+	// served a session to report that it holds none, then count.
+	waitRecordsLetGo(t, ctx, d)
 	d.interrupt(t)
 	reportOverhead(t, d.out.String())
 	held, pruned := 0, 0
@@ -171,6 +172,44 @@ func TestDevnetProofOfSampling(t *testing.T) {
 		t.Errorf("records let go %d, still held %d; want every record let go once all executions settled", pruned, held)
 	}
 }
+
+// waitRecordsLetGo waits until every node that logged a finished session
+// has last logged that it holds no record.
+func waitRecordsLetGo(t *testing.T, ctx context.Context, d *devnetProc) {
+	t.Helper()
+	for {
+		served, held := map[string]bool{}, map[string]string{}
+		for _, line := range strings.Split(d.out.String(), "\n") {
+			name, rest, ok := strings.Cut(line, "|")
+			if !ok {
+				continue
+			}
+			name = strings.TrimSpace(name)
+			if strings.Contains(rest, `msg="session done"`) {
+				served[name] = true
+			}
+			if m := letGoLine.FindStringSubmatch(rest); m != nil {
+				held[name] = m[1]
+			}
+		}
+		waiting := 0
+		for name := range served {
+			if held[name] != "0" {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%d nodes still hold records after every execution settled", waiting)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+var letGoLine = regexp.MustCompile(`msg="records let go" count=\d+ held=(\d+)`)
 
 var recordsLine = regexp.MustCompile(`msg="node stats" .* records=(\d+) records_pruned=(\d+)`)
 
