@@ -173,17 +173,6 @@ func TestRelayRefusals(t *testing.T) {
 		t.Cleanup(s.Reset)
 		return s
 	}
-	exchange := func(s *p2p.Stream, m p2p.Message) p2p.Message {
-		t.Helper()
-		if err := s.Send(m); err != nil {
-			t.Fatal(err)
-		}
-		r, err := s.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
 	isErr := func(m p2p.Message, code uint32, text string) bool {
 		e, ok := m.(*p2p.Error)
 		return ok && e.Code == code && strings.Contains(e.Text, text)
@@ -192,54 +181,54 @@ func TestRelayRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	me := client.ID().String()
-	if r := exchange(open(), &p2p.Attach{SessionID: "none", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeUnknownSession, "no session") {
+	if r := exchangeOn(t, open(), &p2p.Attach{SessionID: "none", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeUnknownSession, "no session") {
 		t.Fatalf("attach to a session that is not open: %v", r)
 	}
 	sess := open()
-	if r := exchange(sess, &p2p.OpenSession{SessionID: "r", ModelID: c.model, TaskID: 1}); r.Type() != p2p.TypeStepResult {
+	if r := exchangeOn(t, sess, &p2p.OpenSession{SessionID: "r", ModelID: c.model, TaskID: 1}); r.Type() != p2p.TypeStepResult {
 		t.Fatalf("open: %v", r)
 	}
-	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeProtocol, "not routed") {
+	if r := exchangeOn(t, open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeProtocol, "not routed") {
 		t.Fatalf("attach to a session not routed: %v", r)
 	}
-	if r := exchange(sess, &p2p.Route{SessionID: "r", On: true, Prev: "12D3KooWSomeoneElse"}); r.Type() != p2p.TypeStepResult {
+	if r := exchangeOn(t, sess, &p2p.Route{SessionID: "r", On: true, Prev: "12D3KooWSomeoneElse"}); r.Type() != p2p.TypeStepResult {
 		t.Fatalf("route: %v", r)
 	}
-	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeProtocol, "not routed to take steps from "+me) {
+	if r := exchangeOn(t, open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: me}); !isErr(r, p2p.CodeProtocol, "not routed to take steps from "+me) {
 		t.Fatalf("attach from a peer the route does not name: %v", r)
 	}
 	// Another client's session "r" is not this one.
-	if r := exchange(open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: "12D3KooWSomeoneElse"}); !isErr(r, p2p.CodeUnknownSession, "for client 12D3KooWSomeoneElse") {
+	if r := exchangeOn(t, open(), &p2p.Attach{SessionID: "r", ModelID: c.model, TaskID: 1, Client: "12D3KooWSomeoneElse"}); !isErr(r, p2p.CodeUnknownSession, "for client 12D3KooWSomeoneElse") {
 		t.Fatalf("attach naming another client: %v", r)
 	}
-	if r := exchange(sess, &p2p.Route{SessionID: "r", On: true, Next: h.Addrs()[0], NextTask: 1}); !isErr(r, p2p.CodeBadInput, "to itself") {
+	if r := exchangeOn(t, sess, &p2p.Route{SessionID: "r", On: true, Next: h.Addrs()[0], NextTask: 1}); !isErr(r, p2p.CodeBadInput, "to itself") {
 		t.Fatalf("route a session to itself: %v", r)
 	}
 	_, other, _ := ed25519.GenerateKey(nil)
 	pid, _ := p2p.PeerIDFromPublicKey(other.Public().(ed25519.PublicKey))
 	gone := "/ip4/127.0.0.1/tcp/1/p2p/" + pid.String()
-	if r := exchange(sess, &p2p.Route{SessionID: "r", On: true, Next: gone, NextTask: 2}); !isErr(r, p2p.CodeRelay, "route session r to task 2") {
+	if r := exchangeOn(t, sess, &p2p.Route{SessionID: "r", On: true, Next: gone, NextTask: 2}); !isErr(r, p2p.CodeRelay, "route session r to task 2") {
 		t.Fatalf("route to an unreachable node: %v", r)
 	}
 	// The session still runs the client's steps and answers them.
 	x := exec.Tensor{DType: ir.F32, Shape: ir.Shape{1, m.Config.Dim}, F32: make([]float32, m.Config.Dim)}.Frame()
 	step := &p2p.Step{SessionID: "r", Positions: []int32{0}, Tensors: []p2p.NamedTensor{{Name: c.tasks[1].Inputs[0], Frame: *x}}}
-	if r, ok := exchange(sess, step).(*p2p.StepResult); !ok || r.Index != 0 || len(r.Tensors) == 0 {
+	if r, ok := exchangeOn(t, sess, step).(*p2p.StepResult); !ok || r.Index != 0 || len(r.Tensors) == 0 {
 		t.Fatalf("step after a refused route: %v", r)
 	}
-	if r, ok := exchange(sess, &p2p.Route{SessionID: "r"}).(*p2p.StepResult); !ok || r.Index != 1 || len(r.Tensors) != 0 {
+	if r, ok := exchangeOn(t, sess, &p2p.Route{SessionID: "r"}).(*p2p.StepResult); !ok || r.Index != 1 || len(r.Tensors) != 0 {
 		t.Fatalf("un-route after one step: %v, want an answer counting 1 step", r)
 	}
 	// Fetch returns recorded rows, and refuses names and rows not recorded.
 	in := c.tasks[1].Inputs[0]
-	r, ok := exchange(sess, &p2p.Fetch{SessionID: "r", Name: in, Count: 1}).(*p2p.StepResult)
+	r, ok := exchangeOn(t, sess, &p2p.Fetch{SessionID: "r", Name: in, Count: 1}).(*p2p.StepResult)
 	if !ok || len(r.Tensors) != 1 || !slices.Equal(r.Tensors[0].Frame.Data, x.Data) || !slices.Equal(r.Tensors[0].Frame.Shape, x.Shape) {
 		t.Fatalf("fetch of the recorded input: %v", r)
 	}
-	if r := exchange(sess, &p2p.Fetch{SessionID: "r", Name: "nope", Count: 1}); !isErr(r, p2p.CodeBadInput, `records no tensor "nope"`) {
+	if r := exchangeOn(t, sess, &p2p.Fetch{SessionID: "r", Name: "nope", Count: 1}); !isErr(r, p2p.CodeBadInput, `records no tensor "nope"`) {
 		t.Fatalf("fetch of a tensor not recorded: %v", r)
 	}
-	if r := exchange(sess, &p2p.Fetch{SessionID: "r", Name: in, From: 1, Count: 1}); !isErr(r, p2p.CodeBadInput, "rows 1..2") {
+	if r := exchangeOn(t, sess, &p2p.Fetch{SessionID: "r", Name: in, From: 1, Count: 1}); !isErr(r, p2p.CodeBadInput, "rows 1..2") {
 		t.Fatalf("fetch beyond the record: %v", r)
 	}
 }
