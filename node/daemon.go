@@ -257,7 +257,10 @@ func (d *Daemon) loadTask(ctx context.Context, ref contract.TaskRef) error {
 	}
 	h := p2p.Hash(m.Tasks[ref.Task].Shards[0])
 	if !d.cfg.Store.Has(h) {
-		if err := d.fetch(ctx, h); err != nil {
+		// A shard holds the task's weights and graph, which its VRAM need
+		// covers: a peer offering far more is not sending this shard.
+		limit := int64(min(m.Tasks[ref.Task].VRAMBytes, 1<<60))*2 + 64<<20
+		if err := d.fetch(ctx, h, limit); err != nil {
 			return fmt.Errorf("fetch shard of task %d: %w", ref.Task, err)
 		}
 	}
@@ -281,8 +284,9 @@ func (d *Daemon) loadTask(ctx context.Context, ref contract.TaskRef) error {
 	return nil
 }
 
-// fetch downloads blob h from the configured peers or any registered node.
-func (d *Daemon) fetch(ctx context.Context, h p2p.Hash) error {
+// fetch downloads blob h, of at most limit bytes, from the configured
+// peers or any registered node.
+func (d *Daemon) fetch(ctx context.Context, h p2p.Hash, limit int64) error {
 	peers := append([]string(nil), d.cfg.Peers...)
 	if raw, err := d.cfg.Chain.Query(ctx, "nodes", nil); err == nil {
 		var ns []contract.NodeInfo
@@ -299,7 +303,7 @@ func (d *Daemon) fetch(ctx context.Context, h p2p.Hash) error {
 		pid, err := d.cfg.Host.Connect(ctx, a)
 		if err == nil {
 			last := time.Time{}
-			_, err = d.cfg.Host.Fetch(ctx, pid, h, d.cfg.Store, func(done, total int64) {
+			_, err = d.cfg.Host.FetchUpTo(ctx, pid, h, d.cfg.Store, limit, func(done, total int64) {
 				if time.Since(last) > 500*time.Millisecond || done == total {
 					last = time.Now()
 					fmt.Fprintf(d.cfg.Progress, "shard %s: %d/%d bytes\n", h.String()[:12], done, total)

@@ -219,6 +219,13 @@ const fetchBuf = 1 << 20
 // When dst already has want, Fetch returns at once. The error matches
 // ErrNotFound when p does not have the blob and ErrBusy when p refused.
 func (h *Host) Fetch(ctx context.Context, p PeerID, want Hash, dst *BlobStore, progress func(done, total int64)) (int64, error) {
+	return h.FetchUpTo(ctx, p, want, dst, 0, progress)
+}
+
+// FetchUpTo is Fetch of a blob known to hold at most limit bytes (0: no
+// bound but the format's): a peer that claims more is refused before
+// anything is written.
+func (h *Host) FetchUpTo(ctx context.Context, p PeerID, want Hash, dst *BlobStore, limit int64, progress func(done, total int64)) (int64, error) {
 	if progress == nil {
 		progress = func(int64, int64) {}
 	}
@@ -241,12 +248,12 @@ func (h *Host) Fetch(ctx context.Context, p PeerID, want Hash, dst *BlobStore, p
 		part.Close()
 		return 0, fmt.Errorf("fetch blob %s: read partial file: %w", want, err)
 	}
-	n, err := h.fetchInto(ctx, p, want, offset, part, hw, progress)
+	n, err := h.fetchInto(ctx, p, want, offset, limit, part, hw, progress)
 	if errors.Is(err, errRestart) {
 		// The partial file is longer than the blob: start over.
 		offset = 0
 		if err = restart(part, hw); err == nil {
-			n, err = h.fetchInto(ctx, p, want, 0, part, hw, progress)
+			n, err = h.fetchInto(ctx, p, want, 0, limit, part, hw, progress)
 		}
 	}
 	var got Hash
@@ -258,7 +265,7 @@ func (h *Host) Fetch(ctx context.Context, p PeerID, want Hash, dst *BlobStore, p
 		// wrong: take the whole blob from p once before blaming it.
 		if err = restart(part, hw); err == nil {
 			var m int64
-			m, err = h.fetchInto(ctx, p, want, 0, part, hw, progress)
+			m, err = h.fetchInto(ctx, p, want, 0, limit, part, hw, progress)
 			n += m
 			hw.Sum(got[:0])
 		}
@@ -291,7 +298,7 @@ func restart(part *os.File, hw hash.Hash) error {
 }
 
 // fetchInto requests want from offset and appends the bytes to part and hw.
-func (h *Host) fetchInto(ctx context.Context, p PeerID, want Hash, offset int64, part *os.File, hw hash.Hash, progress func(done, total int64)) (int64, error) {
+func (h *Host) fetchInto(ctx context.Context, p PeerID, want Hash, offset, limit int64, part *os.File, hw hash.Hash, progress func(done, total int64)) (int64, error) {
 	ns, err := h.newStream(ctx, p, BlobProtocol)
 	if err != nil {
 		return 0, err
@@ -320,9 +327,15 @@ func (h *Host) fetchInto(ctx context.Context, p PeerID, want Hash, offset int64,
 		}
 		return 0, err
 	}
+	if limit > 0 && total > limit {
+		return 0, fmt.Errorf("%w: the peer offers %d bytes; the blob holds at most %d", ErrMalformed, total, limit)
+	}
 	progress(offset, total)
 	dst := io.MultiWriter(part, hw)
-	got, err := copyBlob(ctx, dst, r, offset, total, progress)
+	// Each MiB must arrive within the read timeout, not each read: a peer
+	// that trickles a byte at a time does not hold the fetch for ever.
+	body := chunkReader{s: ns, d: h.cfg.ReadTimeout}
+	got, err := copyBlob(ctx, dst, body, offset, total, progress)
 	if err != nil {
 		if errors.Is(err, errWrite) {
 			return got, err
@@ -366,15 +379,27 @@ func (h *Host) requestBlob(ns network.Stream, r io.Reader, want Hash, offset int
 	return int64(resp.Size), nil
 }
 
+// chunkReader reads a stream under one deadline per chunk of copyBlob:
+// reset sets it d from now.
+type chunkReader struct {
+	s network.Stream
+	d time.Duration
+}
+
+func (r chunkReader) Read(p []byte) (int, error) { return r.s.Read(p) }
+
+func (r chunkReader) reset() { _ = r.s.SetReadDeadline(deadline(r.d)) }
+
 // errWrite marks a failure to write the partial file.
 var errWrite = errors.New("write partial file")
 
 // copyBlob copies the blob's bytes from offset to total from r to dst,
 // reporting progress after each read, then checks that r ends there.
-func copyBlob(ctx context.Context, dst io.Writer, r io.Reader, offset, total int64, progress func(done, total int64)) (int64, error) {
+func copyBlob(ctx context.Context, dst io.Writer, r chunkReader, offset, total int64, progress func(done, total int64)) (int64, error) {
 	buf := make([]byte, fetchBuf)
 	var got int64
 	for left := total - offset; left > 0; {
+		r.reset()
 		k, err := io.ReadFull(r, buf[:min(left, fetchBuf)])
 		if k > 0 {
 			if _, werr := dst.Write(buf[:k]); werr != nil {
@@ -391,6 +416,7 @@ func copyBlob(ctx context.Context, dst io.Writer, r io.Reader, offset, total int
 			return got, err
 		}
 	}
+	r.reset()
 	if k, err := r.Read(buf[:1]); k != 0 || err != io.EOF {
 		return got, fmt.Errorf("%w: bytes after the blob's end", ErrMalformed)
 	}

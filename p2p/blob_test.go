@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"github.com/libp2p/go-libp2p/core/network"
 	"io"
 	"os"
 	"path/filepath"
@@ -261,6 +262,59 @@ func TestFetchCorruptPartial(t *testing.T) {
 	}
 	if n != int64(len(data))+(2<<20) {
 		t.Errorf("received %d bytes, want the rest after the partial file, then the whole blob (%d)", n, len(data)+(2<<20))
+	}
+}
+
+// A peer that offers more bytes than the caller knows the blob holds is
+// refused before anything is written.
+func TestFetchUpToRefusesOversize(t *testing.T) {
+	_, cli, src, p := blobPair(t, nil)
+	data := randomBytes(t, 64<<10)
+	h := put(t, src, data)
+	dst := mustStore(t)
+	_, err := cli.FetchUpTo(context.Background(), p, h, dst, 1000, nil)
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("FetchUpTo(limit 1000) of a %d-byte blob: %v, want ErrMalformed", len(data), err)
+	}
+	mustContain(t, err, "offers 65536 bytes", "at most 1000")
+	if fi, err := os.Stat(dst.partialPath(h)); dst.Has(h) || (err == nil && fi.Size() != 0) {
+		t.Error("bytes of a refused blob were written")
+	}
+	if _, err := cli.FetchUpTo(context.Background(), p, h, dst, int64(len(data)), nil); err != nil || !bytes.Equal(readBlob(t, dst, h), data) {
+		t.Fatalf("FetchUpTo(limit = size): %v", err)
+	}
+}
+
+// A peer that trickles a blob a byte at a time, each within the read
+// timeout, fails the fetch once a MiB has not come within it.
+func TestFetchTrickleTimesOut(t *testing.T) {
+	srv := newTestHost(t, nil)
+	cli := newTestHost(t, func(c *Config) { c.ReadTimeout = 300 * time.Millisecond })
+	srv.h.SetStreamHandler(protoID(BlobProtocol), func(ns network.Stream) {
+		defer ns.Reset()
+		var b [blobRequestLen]byte
+		if _, err := io.ReadFull(ns, b[:]); err != nil {
+			return
+		}
+		resp := blobResponse{Status: blobOK, Size: 4 << 20}
+		if _, err := ns.Write(resp.encode()); err != nil {
+			return
+		}
+		for range 4 << 20 {
+			if _, err := ns.Write([]byte{7}); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	p := connect(t, cli, srv)
+	start := time.Now()
+	_, err := cli.Fetch(context.Background(), p, Hash{1, 2, 3}, mustStore(t), nil)
+	if !errors.Is(err, ErrStreamBroken) || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Fetch from a trickling peer: %v, want a broken stream past its deadline", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the trickle held the fetch %v", d)
 	}
 }
 
