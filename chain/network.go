@@ -61,6 +61,18 @@ func (o NetworkOptions) Validate() error {
 	case o.BasePort < 0 || o.BasePort+10*o.Validators > 65535:
 		return fmt.Errorf("network: base port %d out of range", o.BasePort)
 	}
+	// What InitNetwork checks of each validator's configuration and of the
+	// params, checked before it writes anything.
+	probe := o.Node
+	probe.P2PListen, probe.RPCListen, probe.PersistentPeers = "127.0.0.1:1", "127.0.0.1:2", nil
+	if err := probe.Validate(); err != nil {
+		return err
+	}
+	if o.Params != nil {
+		if err := o.Params.Validate(); err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -68,6 +68,12 @@ func runChainInit(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *home == "" {
 		return usagef("--home is required: the directory to create the network in")
 	}
+	switch {
+	case *heartbeat < 0:
+		return usagef("--heartbeat must be ≥ 0 (0 keeps the default), got %v", *heartbeat)
+	case *blockTime < 0 || (*blockTime > 0 && *blockTime < time.Millisecond) || *blockTime%time.Millisecond != 0:
+		return usagef("--block-time must be 0 or a whole number of milliseconds, e.g. 200ms; got %v", *blockTime)
+	}
 	params := contract.DefaultParams()
 	if *heartbeat > 0 {
 		params.HeartbeatNanos = int64(*heartbeat)

@@ -27,6 +27,9 @@ func TestChainCLIUsage(t *testing.T) {
 	}{
 		{[]string{"chain", "init"}, 2, "--home is required"},
 		{[]string{"chain", "init", "--home", dir, "extra"}, 2, "unexpected argument"},
+		{[]string{"chain", "init", "--home", dir, "--heartbeat", "-5s"}, 2, "--heartbeat must be ≥ 0"},
+		{[]string{"chain", "init", "--home", dir, "--block-time", "500us"}, 2, "whole number of milliseconds"},
+		{[]string{"chain", "init", "--home", dir, "--block-time", "-1s"}, 2, "--block-time"},
 		{[]string{"chain", "start"}, 2, "--home is required"},
 		{[]string{"chain", "start", "--home", dir}, 1, "splitup chain init"},
 		{[]string{"query"}, 2, "what to query"},
