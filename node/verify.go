@@ -209,10 +209,12 @@ type Verdict struct {
 	Compute time.Duration
 }
 
-// Recompute checks a recorded session of a loaded task: the recorded inputs
-// must hash to inRoots; the task is rerun over all rows in one batched
-// prefill on a fresh cache and its outputs compared with the recording.
-func (w *Worker) Recompute(key TaskKey, rec map[string]*ir.Frame, inRoots, outRoots []NamedRoot) (*Verdict, error) {
+// Recompute checks a recorded session of a loaded task that its node
+// committed as steps steps: the recorded inputs must hash to inRoots; the
+// task is rerun over all rows in one batched prefill on a fresh cache and
+// its outputs compared with the recording; and the record must hold as
+// many rows as the steps the node is paid for.
+func (w *Worker) Recompute(key TaskKey, rec map[string]*ir.Frame, inRoots, outRoots []NamedRoot, steps int) (*Verdict, error) {
 	lt := w.task(key)
 	if lt == nil {
 		return nil, fmt.Errorf("task %d is not loaded here", key.Task)
@@ -253,6 +255,15 @@ func (w *Worker) Recompute(key TaskKey, rec map[string]*ir.Frame, inRoots, outRo
 		theirs := rec[r.Name]
 		if theirs == nil || !close(mine, theirs) {
 			v.Match, v.Reason = false, fmt.Sprintf("output %q differs from the recomputation", r.Name)
+		}
+	}
+	if v.Match && v.Rows != steps {
+		// The roots check out, but the node claims pay for steps it did
+		// not run: disagree with zero roots (equal roots would count as
+		// agreement).
+		v.Match, v.Reason = false, fmt.Sprintf("the record holds %d rows; the commitment claims %d steps", v.Rows, steps)
+		for i := range v.Outputs {
+			v.Outputs[i].Root = [32]byte{}
 		}
 	}
 	return v, nil
@@ -308,7 +319,7 @@ func (d *Daemon) verify(ctx context.Context, execID uint64, task uint32, asserte
 			v.Outputs = append(v.Outputs, NamedRoot{Name: o.Name})
 		}
 	} else {
-		v, err = d.worker.Recompute(key, rec, rootsOf(t.Inputs), rootsOf(t.Outputs))
+		v, err = d.worker.Recompute(key, rec, rootsOf(t.Inputs), rootsOf(t.Outputs), int(t.Steps))
 		if err != nil {
 			return err
 		}

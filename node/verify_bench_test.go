@@ -97,7 +97,7 @@ func BenchmarkVerifyOverhead(b *testing.B) {
 			for _, name := range e.Record.Names() {
 				rec[name] = node.JoinRows(e.Record.Rows(name))
 			}
-			v, err := validator.Recompute(e.Key, rec, e.Inputs, e.Outputs)
+			v, err := validator.Recompute(e.Key, rec, e.Inputs, e.Outputs, len(e.Record.Rows(e.Inputs[0].Name)))
 			if err != nil || !v.Match {
 				b.Fatalf("recompute: %v %+v", err, v)
 			}

@@ -128,18 +128,31 @@ func verifyHonestAndCheating(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := vw.Recompute(node.TaskKey{Model: c.model, Task: uint32(task)}, rec, e.Inputs, e.Outputs)
+			key := node.TaskKey{Model: c.model, Task: uint32(task)}
+			rows := len(e.Record.Rows(e.Inputs[0].Name)) // what the node commits as its steps
+			v, err := vw.Recompute(key, rec, e.Inputs, e.Outputs, rows)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.Rows != 40 {
-				t.Errorf("recomputed %d rows, want 40", v.Rows)
+			if v.Rows != 40 || rows != 40 {
+				t.Errorf("recomputed %d rows of %d committed, want 40", v.Rows, rows)
 			}
 			if v.Match == cheat {
 				t.Errorf("cheat=%v task %d: match=%v (%s)", cheat, task, v.Match, v.Reason)
 			}
 			if !cheat && v.Outputs[0].Root != e.Outputs[0].Root {
 				t.Errorf("task %d: an honest recomputation must give the same root", task)
+			}
+			if cheat {
+				continue
+			}
+			// The same honest record, committed as more steps than it holds.
+			v, err = vw.Recompute(key, rec, e.Inputs, e.Outputs, rows+5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Match || !strings.Contains(v.Reason, "claims 45 steps") || v.Outputs[0].Root == e.Outputs[0].Root {
+				t.Errorf("task %d committed as 45 steps with 40 recorded: match=%v (%s), roots %x", task, v.Match, v.Reason, v.Outputs[0].Root)
 			}
 		}
 	}
