@@ -76,11 +76,18 @@ func rootOf(rs []TensorRoot, name string) (Hash, bool) {
 
 func (t *taskRun) hasCommit() bool { return t.State == taskCommitted || t.State == taskSettled }
 
-// custody compares task i's commitment with its committed neighbours: each
-// input root equals its producer's output root (or, for a model input, the
-// other consumers' input root), and each output root equals its consumers'
-// input roots.
+// custody compares task i's commitment with the execution's committed
+// tasks: every task runs every step, so all commit the same step count
+// (the roots alone would not show a node claiming pay for steps it did
+// not run); each input root equals its producer's output root (or, for a
+// model input, the other consumers' input root), and each output root
+// equals its consumers' input roots.
 func (e *execution) custody(g *dag, i int, m *CommitResult) string {
+	for j := range e.Tasks {
+		if t := &e.Tasks[j]; j != i && t.hasCommit() && t.Commit.Steps != m.Steps {
+			return fmt.Sprintf("%d steps, but task %d committed %d", m.Steps, j, t.Commit.Steps)
+		}
+	}
 	for _, in := range m.Inputs {
 		if p := g.producer[in.Name]; p >= 0 {
 			if pt := &e.Tasks[p]; pt.hasCommit() {
