@@ -99,7 +99,7 @@ type Daemon struct {
 	worker *Worker
 
 	mu      sync.Mutex // guards records and stats
-	records map[string]heldRecord
+	records map[execTask]heldRecord
 	stats   Stats
 }
 
@@ -119,13 +119,17 @@ type Stats struct {
 	Records, Pruned int
 }
 
+// execTask names task Task of execution Exec.
+type execTask struct {
+	Exec uint64
+	Task uint32
+}
+
 // heldRecord is a session's record, kept from its commit until its task
 // settles on chain.
 type heldRecord struct {
-	rec  *Record
-	exec uint64
-	task uint32
-	at   time.Time // when the session ended
+	rec *Record
+	at  time.Time // when the session ended
 }
 
 // NewDaemon checks the node's registration and prepares its worker.
@@ -137,7 +141,7 @@ func NewDaemon(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: connect to the chain: %w", err)
 	}
-	d := &Daemon{cfg: cfg, addr: chain.AddressOf(cfg.Key), signer: s, records: map[string]heldRecord{}}
+	d := &Daemon{cfg: cfg, addr: chain.AddressOf(cfg.Key), signer: s, records: map[execTask]heldRecord{}}
 	d.worker = NewWorker(WorkerConfig{Threads: cfg.Threads, Authorize: d.authorize, OnSessionEnd: d.commit, Records: d.Record, Fault: cfg.Fault, Log: cfg.Log})
 	return d, nil
 }
@@ -366,7 +370,7 @@ func (d *Daemon) commit(e SessionEnd) {
 		return
 	}
 	d.mu.Lock()
-	d.records[fmt.Sprintf("%d/%d", id, e.Key.Task)] = heldRecord{rec: e.Record, exec: id, task: e.Key.Task, at: time.Now()}
+	d.records[execTask{id, e.Key.Task}] = heldRecord{rec: e.Record, at: time.Now()}
 	d.stats.Sessions++
 	d.stats.Rows += len(e.Record.Rows(e.Inputs[0].Name))
 	d.stats.StepsCompute += e.Compute
@@ -394,7 +398,7 @@ func (d *Daemon) commit(e SessionEnd) {
 func (d *Daemon) Record(exec uint64, task uint32) *Record {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.records[fmt.Sprintf("%d/%d", exec, task)].rec
+	return d.records[execTask{exec, task}].rec
 }
 
 // challengeWindow reads the chain's challenge window; a node that cannot
@@ -427,23 +431,23 @@ func (d *Daemon) pruneRecords(ctx context.Context, window time.Duration) {
 		case <-tick.C:
 		}
 		d.mu.Lock()
-		due := map[uint64][]string{}
+		due := map[uint64][]uint32{} // tasks by execution
 		for k, r := range d.records {
 			if time.Since(r.at) >= window {
-				due[r.exec] = append(due[r.exec], k)
+				due[k.Exec] = append(due[k.Exec], k.Task)
 			}
 		}
 		d.mu.Unlock()
 		pruned := 0
-		for exec, keys := range due {
+		for exec, tasks := range due {
 			e, err := d.execution(ctx, exec)
 			if err != nil && !chain.IsNotFound(err) {
 				continue // ask again next time
 			}
 			d.mu.Lock()
-			for _, k := range keys {
-				r, ok := d.records[k]
-				if ok && (e == nil || d.settled(e, r.task)) {
+			for _, task := range tasks {
+				k := execTask{exec, task}
+				if _, ok := d.records[k]; ok && (e == nil || d.settled(e, task)) {
 					delete(d.records, k)
 					d.stats.Pruned++
 					pruned++
@@ -524,12 +528,18 @@ func (d *Daemon) noteVerification(v *Verdict) {
 // chain for the verification requests waiting for it.
 const verifyPollBeats = 2
 
-// verifyReq is a verification request for this node: task Task of
-// execution Exec, run by Asserter.
+// verifyReq is a verification request for this node: a task of an
+// execution, run by Asserter.
 type verifyReq struct {
-	Exec     uint64
-	Task     uint32
+	execTask
 	Asserter string
+}
+
+// verifyDone is the end of a verification's run: ok if its verdict was
+// sent.
+type verifyDone struct {
+	k  execTask
+	ok bool
 }
 
 // watchVerifications runs each verification the chain draws this node for.
@@ -544,17 +554,10 @@ func (d *Daemon) watchVerifications(ctx context.Context) {
 	if d.cfg.Fault == nil || !d.cfg.Fault.Deaf {
 		go d.watchVerifyEvents(ctx, me, events)
 	}
-	type key struct {
-		exec uint64
-		task uint32
-	}
-	handled := map[key]bool{} // started; true while running
-	finished := make(chan struct {
-		k  key
-		ok bool
-	}, 16)
+	handled := map[execTask]bool{} // started; true while running
+	finished := make(chan verifyDone, 16)
 	start := func(r verifyReq) {
-		k := key{r.Exec, r.Task}
+		k := r.execTask
 		if _, seen := handled[k]; seen {
 			return
 		}
@@ -565,10 +568,7 @@ func (d *Daemon) watchVerifications(ctx context.Context) {
 				d.cfg.Log.Warn("verification failed", "exec", r.Exec, "task", r.Task, "err", err)
 			}
 			select {
-			case finished <- struct {
-				k  key
-				ok bool
-			}{k, err == nil}:
+			case finished <- verifyDone{k, err == nil}:
 			case <-ctx.Done():
 			}
 		}()
@@ -581,9 +581,9 @@ func (d *Daemon) watchVerifications(ctx context.Context) {
 			}
 			return
 		}
-		listed := map[key]bool{}
+		listed := map[execTask]bool{}
 		for _, r := range open {
-			listed[key{r.Exec, r.Task}] = true
+			listed[r.execTask] = true
 			start(r)
 		}
 		for k, running := range handled {
@@ -641,7 +641,7 @@ func (d *Daemon) watchVerifyEvents(ctx context.Context, me string, out chan<- ve
 				continue
 			}
 			select {
-			case out <- verifyReq{Exec: execID, Task: uint32(task), Asserter: ev.Attr("asserter")}:
+			case out <- verifyReq{execTask: execTask{execID, uint32(task)}, Asserter: ev.Attr("asserter")}:
 			case <-ctx.Done():
 				return
 			}
@@ -662,7 +662,7 @@ func (d *Daemon) openVerifications(ctx context.Context) ([]verifyReq, error) {
 	}
 	out := make([]verifyReq, len(vs))
 	for i, v := range vs {
-		out[i] = verifyReq{Exec: v.Exec, Task: v.Task, Asserter: v.Asserter.String()}
+		out[i] = verifyReq{execTask: execTask{v.Exec, v.Task}, Asserter: v.Asserter.String()}
 	}
 	return out, nil
 }
