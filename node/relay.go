@@ -133,8 +133,7 @@ func (s *session) setRoute(ctx context.Context, m *p2p.Route) error {
 		if m.Prev != "" {
 			// Steps now come from the stage before: the client's stream may
 			// stay silent for the rest of the session.
-			_, wt := s.client.Timeouts()
-			s.client.SetTimeouts(0, wt)
+			s.client.SetReadTimeout(0)
 		}
 		s.route = m
 	}
@@ -157,9 +156,7 @@ func (s *session) unroute() {
 		s.next = nil
 	}
 	if s.route != nil && s.route.Prev != "" {
-		rt, _ := s.client.Host().Timeouts()
-		_, wt := s.client.Timeouts()
-		s.client.SetTimeouts(rt, wt)
+		s.client.ResetReadTimeout()
 	}
 	s.local, s.route = nil, nil
 }
@@ -227,8 +224,7 @@ func (w *Worker) serveRelay(st *p2p.Stream, a *p2p.Attach) {
 	// Steps come when the stage before has one, which may be after the
 	// other stages are routed or after a pause of the client: no read
 	// timeout (a dead peer ends the stream with its connection).
-	_, wt := st.Timeouts()
-	st.SetTimeouts(0, wt)
+	st.SetReadTimeout(0)
 	for {
 		m, err := st.Recv()
 		if err != nil {

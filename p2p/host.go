@@ -155,10 +155,6 @@ type Host struct {
 	streams map[network.Stream]struct{} // open streams, reset by Close
 }
 
-// Timeouts returns the read and write timeouts the host's streams start
-// with (Config.ReadTimeout and Config.WriteTimeout, defaults applied).
-func (h *Host) Timeouts() (read, write time.Duration) { return h.cfg.ReadTimeout, h.cfg.WriteTimeout }
-
 // New starts a host listening on cfg.ListenAddrs. The only transport is TCP,
 // the only security protocol Noise and the only muxer yamux; relay, QUIC,
 // NAT port mapping and local discovery are off. ctx supplies values only:

@@ -114,8 +114,18 @@ func (s *Stream) SetTimeouts(read, write time.Duration) {
 	_ = s.s.SetReadDeadline(deadline(read))
 }
 
-// Timeouts returns the stream's read and write timeouts (see SetTimeouts).
-func (s *Stream) Timeouts() (read, write time.Duration) { return s.timeouts() }
+// SetReadTimeout replaces the stream's read timeout alone (see
+// SetTimeouts): 0 lets reads wait until the connection drops.
+func (s *Stream) SetReadTimeout(read time.Duration) {
+	s.mu.Lock()
+	s.readTimeout = read
+	s.mu.Unlock()
+	_ = s.s.SetReadDeadline(deadline(read))
+}
+
+// ResetReadTimeout puts the stream back under its host's read timeout
+// (Config.ReadTimeout).
+func (s *Stream) ResetReadTimeout() { s.SetReadTimeout(s.h.cfg.ReadTimeout) }
 
 func (s *Stream) timeouts() (time.Duration, time.Duration) {
 	s.mu.Lock()

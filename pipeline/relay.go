@@ -159,8 +159,7 @@ func (s *Session) route(ctx context.Context) error {
 	for k, l := range s.links {
 		if k < n-1 {
 			// Only the last stage answers: the others' streams stay silent.
-			_, wt := l.stream.Timeouts()
-			l.stream.SetTimeouts(0, wt)
+			l.stream.SetReadTimeout(0)
 		}
 		l.startReader(s.fault)
 	}
@@ -204,13 +203,11 @@ func (s *Session) unrouteAll(ctx context.Context, values map[string]p2p.NamedTen
 	done := make([]bool, len(s.links))
 	last := len(s.links) - 1
 	var refused error
-	rt, _ := s.cfg.Host.Timeouts()
 	for k, l := range s.links {
 		if l.stream == nil {
 			continue
 		}
-		_, wt := l.stream.Timeouts()
-		l.stream.SetTimeouts(rt, wt) // a node that does not answer is dropped
+		l.stream.ResetReadTimeout() // a node that does not answer is dropped
 		if err := l.stream.Send(&p2p.Route{SessionID: s.cfg.SessionID}); err != nil {
 			l.drop()
 			continue
