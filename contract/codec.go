@@ -18,9 +18,9 @@ const (
 	maxList      = 4096    // elements in any list field
 	maxRank      = 8       // dims of a tensor shape
 	txMagic      = "SUTX"
-	txVersion    = 1
+	txVersion    = 2 // 2: Params gained RetainNanos
 	snapMagic    = "SUST"
-	snapVersion  = 1
+	snapVersion  = 2 // 2: Params.RetainNanos, execution.Closed
 	headerLength = len(txMagic) + 1
 )
 

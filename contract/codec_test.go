@@ -41,7 +41,8 @@ func TestTxRoundTrip(t *testing.T) {
 		if !bytes.Equal(EncodeTx(got), raw) || got.Hash() != tx.Hash() {
 			t.Fatalf("%T: round trip differs", msg)
 		}
-		for _, bad := range [][]byte{raw[:len(raw)-1], append(bytes.Clone(raw), 0), append([]byte("SUTX\x02"), raw[5:]...)} {
+		for _, bad := range [][]byte{raw[:len(raw)-1], append(bytes.Clone(raw), 0),
+			append([]byte{'S', 'U', 'T', 'X', txVersion - 1}, raw[5:]...), append([]byte{'S', 'U', 'T', 'X', txVersion + 1}, raw[5:]...)} {
 			if _, err := DecodeTx(bad); !errors.Is(err, ErrDecode) {
 				t.Fatalf("%T: decoded a corrupted tx (err %v)", msg, err)
 			}

@@ -34,6 +34,7 @@ type execution struct {
 	Escrow    uint64 // base units still held
 	State     uint8
 	Height    int64     // request height
+	Closed    int64     // block time (ns) it settled at; 0 before
 	Blacklist []Address // nodes that failed in this execution, sorted
 	Tasks     []taskRun
 }

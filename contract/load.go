@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -33,15 +34,18 @@ func (s *st) checkLoaded() error {
 			return bad("node %s tasks unsorted", a)
 		}
 	}
-	s.active = nil
+	s.active, s.closed = nil, nil
 	for _, id := range sortedKeys(s.execs, cmpU64) {
 		if err := s.checkExec(s.execs[id]); err != "" {
 			return bad("execution %d: %s", id, err)
 		}
 		if s.execs[id].State != execSettled {
 			s.active = append(s.active, id)
+		} else {
+			s.closed = append(s.closed, id)
 		}
 	}
+	slices.SortStableFunc(s.closed, func(a, b uint64) int { return cmp.Compare(s.execs[a].Closed, s.execs[b].Closed) })
 	return nil
 }
 
@@ -54,6 +58,8 @@ func (s *st) checkExec(x *execution) string {
 		return "model missing or task count differs"
 	case x.State < execRunning || x.State > execSettled || x.MaxTokens == 0:
 		return "bad state"
+	case x.Closed != 0 && x.State != execSettled:
+		return "closed time on an unsettled execution"
 	case !slices.IsSortedFunc(x.Blacklist, cmpAddr):
 		return "blacklist unsorted"
 	}

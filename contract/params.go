@@ -37,6 +37,7 @@ type Params struct {
 	SlashBP        uint32 `json:"slash_bp"`          // S: slash as a multiple of the task payment
 	CollusionPPM   uint32 `json:"collusion_ppm"`     // r: bound on the colluding fraction
 	MaxExecsPerBlk uint32 `json:"max_execs_per_blk"` // cap on new assignments per EndBlock
+	RetainNanos    int64  `json:"retain_nanos"`      // a settled execution stays in the state this long, then is dropped
 }
 
 // DefaultParams returns the default parameters: stake 1000 + 100/GiB tokens,
@@ -59,6 +60,7 @@ func DefaultParams() Params {
 		SlashBP:        200_000,
 		CollusionPPM:   100_000,
 		MaxExecsPerBlk: 256,
+		RetainNanos:    3600 * Second,
 	}
 }
 
@@ -96,6 +98,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: slash_bp and reward_bp must be ≤ %d", ErrParams, maxSlashBP)
 	case p.MaxExecsPerBlk == 0:
 		return fmt.Errorf("%w: max_execs_per_blk must be > 0", ErrParams)
+	case p.RetainNanos < 0 || p.RetainNanos > maxNanos:
+		return fmt.Errorf("%w: retain_nanos out of range", ErrParams)
 	}
 	return p.checkPoSP()
 }

@@ -229,6 +229,9 @@ func (s *st) execInfo(arg string) (any, error) {
 		return nil, fmt.Errorf("%w: execution id %q", ErrBadQuery, arg)
 	}
 	e := s.execs[id]
+	if e == nil && id > 0 && id < s.nextExec {
+		return nil, fmt.Errorf("execution %d: %w: it settled and was dropped from the state (settled executions are kept for retain_nanos = %d ns)", id, ErrNotFound, s.params.RetainNanos)
+	}
 	if e == nil {
 		return nil, fmt.Errorf("execution %d: %w", id, ErrNotFound)
 	}

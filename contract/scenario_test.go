@@ -173,6 +173,8 @@ func (r *runner) run(cmd string) string {
 		return r.node(a)
 	case "check":
 		return r.check()
+	case "query":
+		return r.query(a)
 	case "verifications":
 		return r.verifications(a)
 	}

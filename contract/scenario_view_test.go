@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -64,6 +65,16 @@ func (r *runner) node(a args) string {
 
 // verifications NAME: the open verification requests of validator NAME,
 // through the "verifications/" query.
+// query <path>: the answer of a state query; errors only here, for the
+// answers are JSON too long to keep in a scenario.
+func (r *runner) query(a args) string {
+	b, err := r.h.s.Query(a.pos[0], nil)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	return fmt.Sprintf("ok (%d bytes)", len(b))
+}
+
 func (r *runner) verifications(a args) string {
 	b, err := r.h.s.Query("verifications/"+testAddr(a.pos[0]).String(), nil)
 	if err != nil {
@@ -89,6 +100,9 @@ func (r *runner) check() string {
 	}
 	if !bytes.Equal(s2.Snapshot(), snap) || s2.AppHash() != r.h.s.AppHash() {
 		return "error: snapshot does not round-trip"
+	}
+	if !slices.Equal(s2.active, r.h.s.active) || !slices.Equal(s2.closed, r.h.s.closed) {
+		return "error: derived lists differ after a load"
 	}
 	if r.h.s.Supply() != r.h.supply {
 		return fmt.Sprintf("error: supply %d, genesis %d", r.h.s.Supply(), r.h.supply)

@@ -18,7 +18,24 @@ func (s *st) settle() []Event {
 			evs = append(evs, s.closeExecution(e))
 		}
 	}
+	s.dropClosed()
 	return evs
+}
+
+// dropClosed removes the executions that settled RetainNanos or longer ago:
+// nothing is owed on them any more, and the state (which every block
+// hashes and stores whole) must not grow with every request ever served.
+// Queries for them then answer not found.
+func (s *st) dropClosed() {
+	n := 0
+	for _, id := range s.closed {
+		if s.header.TimeUnixNano < satAdd(s.execs[id].Closed, s.params.RetainNanos) {
+			break
+		}
+		delete(s.execs, id)
+		n++
+	}
+	s.closed = slices.Delete(s.closed, 0, n)
 }
 
 func (s *st) windowPassed(t *taskRun) bool {
@@ -55,6 +72,8 @@ func (s *st) closeExecution(e *execution) Event {
 	s.credit(e.Requester, refund)
 	e.Escrow = 0
 	e.State = execSettled
+	e.Closed = s.header.TimeUnixNano
+	s.closed = append(s.closed, e.ID)
 	if j, found := slices.BinarySearch(s.active, e.ID); found {
 		s.active = slices.Delete(s.active, j, j+1)
 	}

@@ -103,6 +103,7 @@ func encodeExec(e *encoder, x *execution) {
 	e.u64(x.Escrow)
 	e.u8(x.State)
 	e.i64(x.Height)
+	e.i64(x.Closed)
 	encodeAddrs(e, x.Blacklist)
 	e.list(len(x.Tasks))
 	for i := range x.Tasks {
@@ -134,7 +135,7 @@ func encodeExec(e *encoder, x *execution) {
 
 func decodeExec(d *decoder) *execution {
 	x := &execution{ID: d.u64(), Requester: d.h(), Model: d.h(), MaxTokens: d.u32(), Escrow: d.u64(),
-		State: d.u8(), Height: d.i64(), Blacklist: decodeAddrs(d)}
+		State: d.u8(), Height: d.i64(), Closed: d.i64(), Blacklist: decodeAddrs(d)}
 	n := d.list(190) // a task record is at least 191 bytes
 	if n > 0 {
 		x.Tasks = make([]taskRun, n)

@@ -24,6 +24,7 @@ type st struct {
 	execs        map[uint64]*execution
 	nextExec     uint64
 	active       []uint64  // ids of executions not yet settled, ascending (derived)
+	closed       []uint64  // ids of settled executions by (Closed, id), oldest first (derived)
 	acctKeys     []Address // sorted keys of accounts, built on first use (derived)
 	nodeKeyCache []Address // sorted keys of nodes, built on first use (derived)
 	sigCache     sigCache

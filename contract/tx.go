@@ -316,6 +316,7 @@ func encodeParams(e *encoder, p *Params) {
 	e.u32(p.SlashBP)
 	e.u32(p.CollusionPPM)
 	e.u32(p.MaxExecsPerBlk)
+	e.i64(p.RetainNanos)
 }
 
 func decodeParams(d *decoder) Params {
@@ -324,7 +325,7 @@ func decodeParams(d *decoder) Params {
 		UnbondingNanos: d.i64(), HeartbeatNanos: d.i64(), MissedBeats: d.u32(),
 		PricePerCU: d.u64(), DeadlineBase: d.i64(), DeadlinePerCU: d.i64(),
 		MaxAttempts: d.u32(), ChallengeNanos: d.i64(), VerifyPPM: d.u32(),
-		RewardBP: d.u32(), SlashBP: d.u32(), CollusionPPM: d.u32(), MaxExecsPerBlk: d.u32(),
+		RewardBP: d.u32(), SlashBP: d.u32(), CollusionPPM: d.u32(), MaxExecsPerBlk: d.u32(), RetainNanos: d.i64(),
 	}
 }
 
