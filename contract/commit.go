@@ -43,7 +43,7 @@ func (s *st) commitResult(c *txCtx, m *CommitResult) TxResult {
 	t.Commit = commitment{Height: s.height, Time: s.header.TimeUnixNano, Steps: m.Steps, Payment: pay,
 		Inputs: cloneRoots(m.Inputs), Outputs: cloneRoots(m.Outputs)}
 	evs := []Event{ev(EventTaskCommitted, "exec", utoa(e.ID), "task", utoa(uint64(m.Task)), "node", t.Node.String(), "steps", utoa(uint64(m.Steps)))}
-	if e.allCommitted() {
+	if e.State == execRunning && e.allCommitted() {
 		e.State = execCompleted
 		evs = append(evs, ev(EventExecutionCompleted, "exec", utoa(e.ID)))
 	}

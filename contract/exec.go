@@ -137,11 +137,15 @@ func (s *st) cancelExecution(c *txCtx, m *CancelExecution) TxResult {
 	return ok(s.stopExecution(e, execCancelled, EventExecutionCancelled, "requester"))
 }
 
-// stopExecution cancels every task that has not committed.
+// stopExecution stops an execution: tasks waiting for a node are
+// cancelled; a running task keeps its node, which may still commit the
+// steps it ran until its deadline (the requester may have had every one of
+// them: nodes commit when the session ends) and is cancelled only when
+// that passes without a commitment (stoppedDeadlines).
 func (s *st) stopExecution(e *execution, state uint8, typ, reason string) Event {
 	e.State = state
 	for i := range e.Tasks {
-		if t := &e.Tasks[i]; t.State == taskPending || t.State == taskRunning {
+		if t := &e.Tasks[i]; t.State == taskPending {
 			t.State = taskCancelled
 		}
 	}
@@ -221,15 +225,22 @@ func (s *st) failOffline(off []Address) []Event {
 	return evs
 }
 
-// expireDeadlines fails running tasks whose deadline passed.
+// expireDeadlines fails running tasks whose deadline passed; in a stopped
+// execution it cancels them (nothing is reassigned there).
 func (s *st) expireDeadlines() []Event {
 	var evs []Event
 	for _, id := range slices.Clone(s.active) {
 		e := s.execs[id]
 		for i := range e.Tasks {
 			t := &e.Tasks[i]
-			if e.State == execRunning && t.State == taskRunning && s.header.TimeUnixNano > t.Deadline {
+			if t.State != taskRunning || s.header.TimeUnixNano <= t.Deadline {
+				continue
+			}
+			if e.State == execRunning {
 				evs = append(evs, s.failTask(e, i, "deadline")...)
+			} else {
+				t.State = taskCancelled
+				evs = append(evs, ev(EventTaskFailed, "exec", utoa(e.ID), "task", itoa(i), "node", t.Node.String(), "reason", "deadline after stop"))
 			}
 		}
 	}
