@@ -338,29 +338,47 @@ func (d *Daemon) execution(ctx context.Context, id uint64) (*contract.ExecutionI
 	return &e, nil
 }
 
-// authorize lets a session run only a task the chain assigned to this node.
-func (d *Daemon) authorize(ctx context.Context, client p2p.PeerID, sessionID string, key TaskKey) error {
+// authorize lets a session run only a task the chain assigned to this
+// node, for the execution's requester, and until shortly before the
+// task's deadline, so that its commitment still lands in time.
+func (d *Daemon) authorize(ctx context.Context, client p2p.PeerID, sessionID string, key TaskKey) (time.Time, error) {
 	id, err := ParseSessionID(sessionID)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	e, err := d.execution(ctx, id)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if e.Model != contract.Hash(key.Model) || int(key.Task) >= len(e.Tasks) {
-		return fmt.Errorf("execution %d is not for this model or has no task %d", id, key.Task)
+		return time.Time{}, fmt.Errorf("execution %d is not for this model or has no task %d", id, key.Task)
 	}
-	if t := e.Tasks[key.Task]; t.Node != d.addr || t.State != "running" {
-		return fmt.Errorf("task %d of execution %d is %s on node %s", key.Task, id, t.State, t.Node)
+	t := e.Tasks[key.Task]
+	if t.Node != d.addr || t.State != "running" {
+		return time.Time{}, fmt.Errorf("task %d of execution %d is %s on node %s", key.Task, id, t.State, t.Node)
 	}
 	// Only who pays for the execution runs it: its requester's key is the
 	// client's peer key.
 	pub, err := p2p.PublicKeyOf(client)
 	if err != nil || contract.Address(pub) != e.Requester {
-		return fmt.Errorf("execution %d was requested by %s, not by peer %s", id, e.Requester, client)
+		return time.Time{}, fmt.Errorf("execution %d was requested by %s, not by peer %s", id, e.Requester, client)
 	}
-	return nil
+	return sessionUntil(time.Now(), time.Unix(0, t.Deadline)), nil
+}
+
+// commitMargin is how long before its task's deadline a session ends, for
+// the commitment to reach a block.
+const commitMargin = 5 * time.Second
+
+// sessionUntil is when a session opened at now for a task due at deadline
+// ends: commitMargin before the deadline, or halfway there when the
+// deadline is closer than twice the margin.
+func sessionUntil(now, deadline time.Time) time.Time {
+	left := deadline.Sub(now)
+	if left < 2*commitMargin {
+		return now.Add(max(left/2, 0))
+	}
+	return deadline.Add(-commitMargin)
 }
 
 // commit sends the session's roots on chain and keeps its record.

@@ -15,3 +15,6 @@ func SetRecomputeChunk(n int) func() {
 	recomputeChunk = n
 	return func() { recomputeChunk = old }
 }
+
+// SessionUntil is sessionUntil, for tests.
+var SessionUntil = sessionUntil

@@ -54,8 +54,13 @@ type NamedRoot struct {
 
 // Authorizer decides whether client may open a session of a task (e.g.
 // the chain assigned this node that task for the session's execution, and
-// client is the one who requested it).
-type Authorizer func(ctx context.Context, client p2p.PeerID, sessionID string, key TaskKey) error
+// client is the one who requested it). It also returns when the session
+// must end (zero: never): the worker then ends it, answering the client
+// with Error{CodeDeadline}, and reports it like any other end, so that the
+// steps it ran are committed in time. A node commits when a session ends,
+// and a commitment after the task's deadline is refused: without this, a
+// client holding a session open would have the node's work for nothing.
+type Authorizer func(ctx context.Context, client p2p.PeerID, sessionID string, key TaskKey) (until time.Time, err error)
 
 // Worker runs loaded tasks for pipeline sessions. It is safe for
 // concurrent use: each stream is served by its own goroutine.
@@ -190,12 +195,20 @@ func (w *Worker) Serve(ctx context.Context, s *p2p.Stream) {
 		w.serveRecord(s, open)
 		return
 	}
-	sess, perr := w.open(ctx, open, s)
+	sess, until, perr := w.open(ctx, open, s)
 	if perr != nil {
 		s.Send(perr)
 		return
 	}
 	defer w.end(sess)
+	if !until.IsZero() {
+		timer := time.AfterFunc(time.Until(until), func() {
+			w.log.Info("session ended at its deadline", "session", open.SessionID, "task", open.TaskID)
+			s.Send(errorf(p2p.CodeDeadline, "session %s reached the deadline of task %d; the steps it ran are committed", open.SessionID, open.TaskID))
+			s.Close()
+		})
+		defer timer.Stop()
+	}
 	if err := s.Send(&p2p.StepResult{SessionID: open.SessionID}); err != nil { // session ready
 		return
 	}
@@ -229,22 +242,24 @@ func (w *Worker) Serve(ctx context.Context, s *p2p.Stream) {
 	}
 }
 
-func (w *Worker) open(ctx context.Context, m *p2p.OpenSession, client *p2p.Stream) (*session, *p2p.Error) {
+func (w *Worker) open(ctx context.Context, m *p2p.OpenSession, client *p2p.Stream) (*session, time.Time, *p2p.Error) {
 	key := TaskKey{Model: m.ModelID, Task: m.TaskID}
 	lt := w.task(key)
 	if lt == nil {
-		return nil, errorf(p2p.CodeUnknownTask, "task %d of model %x is not loaded here", m.TaskID, m.ModelID[:4])
+		return nil, time.Time{}, errorf(p2p.CodeUnknownTask, "task %d of model %x is not loaded here", m.TaskID, m.ModelID[:4])
 	}
+	var until time.Time
 	if w.authorize != nil {
-		if err := w.authorize(ctx, client.Peer(), m.SessionID, key); err != nil {
-			return nil, errorf(p2p.CodeUnknownTask, "session %s may not run task %d here: %v", m.SessionID, m.TaskID, err)
+		var err error
+		if until, err = w.authorize(ctx, client.Peer(), m.SessionID, key); err != nil {
+			return nil, time.Time{}, errorf(p2p.CodeUnknownTask, "session %s may not run task %d here: %v", m.SessionID, m.TaskID, err)
 		}
 	}
 	s := &session{id: m.SessionID, key: key, t: lt, es: lt.prog.NewSession(), rec: newRecord(lt.in, lt.out), fault: w.fault, client: client, w: w}
 	w.mu.Lock()
 	w.sessions[s.regKey()] = s // a reopened session (the client's new stream) takes the relay streams
 	w.mu.Unlock()
-	return s, nil
+	return s, until, nil
 }
 
 func (w *Worker) end(s *session) {

@@ -246,15 +246,16 @@ type Fetch struct {
 
 // Error codes carried by an Error message.
 const (
-	CodeInternal       uint32 = 1 // the sender failed for a reason of its own
-	CodeProtocol       uint32 = 2 // the received message was malformed or unexpected
-	CodeTooLarge       uint32 = 3 // the received message was above a limit
-	CodeUnknownSession uint32 = 4 // no open session with that id
-	CodeUnknownTask    uint32 = 5 // the sender does not serve that model or task
-	CodeBadInput       uint32 = 6 // tensors or positions do not fit the task interface
-	CodeBusy           uint32 = 7 // the sender is overloaded; retry elsewhere
-	CodeShuttingDown   uint32 = 8 // the sender is stopping
-	CodeRelay          uint32 = 9 // the step ran, but the next stage could not be reached
+	CodeInternal       uint32 = 1  // the sender failed for a reason of its own
+	CodeProtocol       uint32 = 2  // the received message was malformed or unexpected
+	CodeTooLarge       uint32 = 3  // the received message was above a limit
+	CodeUnknownSession uint32 = 4  // no open session with that id
+	CodeUnknownTask    uint32 = 5  // the sender does not serve that model or task
+	CodeBadInput       uint32 = 6  // tensors or positions do not fit the task interface
+	CodeBusy           uint32 = 7  // the sender is overloaded; retry elsewhere
+	CodeShuttingDown   uint32 = 8  // the sender is stopping
+	CodeRelay          uint32 = 9  // the step ran, but the next stage could not be reached
+	CodeDeadline       uint32 = 10 // the session reached its task's deadline and was ended
 )
 
 // Type implements Message.

@@ -1,0 +1,99 @@
+package node_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"github.com/splitup/splitup/exec"
+	"github.com/splitup/splitup/ir"
+	"github.com/splitup/splitup/node"
+	"github.com/splitup/splitup/p2p"
+)
+
+// TestSessionEndsAtDeadline: a session whose authorizer gave it an end
+// time is ended then, with Error{CodeDeadline} to its client, and reported
+// with the steps it ran (so the node commits them in time), even though
+// the client kept it open.
+func TestSessionEndsAtDeadline(t *testing.T) {
+	m := loadStories(t)
+	c := newCluster(t, m)
+	_, key, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Second)
+	w := node.NewWorker(node.WorkerConfig{
+		Authorize: func(context.Context, p2p.PeerID, string, node.TaskKey) (time.Time, error) {
+			return until, nil
+		},
+		OnSessionEnd: func(e node.SessionEnd) { c.ends <- e },
+	})
+	if err := w.Load(node.TaskKey{Model: c.model, Task: 0}, c.shards[0]); err != nil {
+		t.Fatal(err)
+	}
+	h.SetPipelineHandler(w.Serve)
+	t.Cleanup(func() { h.Close(); w.Close() })
+
+	client := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := client.Connect(ctx, h.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.OpenPipeline(ctx, h.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Reset()
+	s.SetTimeouts(10*time.Second, 10*time.Second)
+	if r := exchangeOn(t, s, &p2p.OpenSession{SessionID: "exec-1", ModelID: c.model, TaskID: 0}); r.Type() != p2p.TypeStepResult {
+		t.Fatalf("open: %v", r)
+	}
+	for pos := range 2 {
+		ids := exec.Tensor{DType: ir.I32, Shape: ir.Shape{1}, I32: []int32{1}}.Frame()
+		step := &p2p.Step{SessionID: "exec-1", Index: uint64(pos), Positions: []int32{int32(pos)}, Tensors: []p2p.NamedTensor{{Name: "tokens", Frame: *ids}}}
+		if r, ok := exchangeOn(t, s, step).(*p2p.StepResult); !ok || len(r.Tensors) == 0 {
+			t.Fatalf("step %d: %v", pos, r)
+		}
+	}
+	select {
+	case e := <-c.ends:
+		t.Fatalf("session ended before its deadline: %+v", e)
+	case <-time.After(time.Until(until) - 300*time.Millisecond):
+	}
+	r, err := s.Recv() // the client sends nothing more and waits
+	if e, ok := r.(*p2p.Error); err != nil || !ok || e.Code != p2p.CodeDeadline {
+		t.Fatalf("after the deadline the client read %v, %v; want Error{CodeDeadline}", r, err)
+	}
+	if late := time.Since(until); late < 0 || late > 2*time.Second {
+		t.Fatalf("session ended %v after its deadline", late)
+	}
+	select {
+	case e := <-c.ends:
+		if e.Steps != 2 || rows(e) != 2 {
+			t.Fatalf("session reported %d steps, %d rows; want 2", e.Steps, rows(e))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session's end was not reported")
+	}
+}
+
+// TestSessionUntil: a session ends 5 s before its task's deadline, or
+// halfway there when the deadline is closer than 10 s, and at once when it
+// has passed.
+func TestSessionUntil(t *testing.T) {
+	now := time.Unix(1000, 0)
+	for _, c := range []struct{ left, want time.Duration }{
+		{time.Minute, 55 * time.Second},
+		{10 * time.Second, 5 * time.Second},
+		{4 * time.Second, 2 * time.Second},
+		{-time.Second, 0},
+	} {
+		if got := node.SessionUntil(now, now.Add(c.left)).Sub(now); got != c.want {
+			t.Errorf("deadline in %v: session ends after %v, want %v", c.left, got, c.want)
+		}
+	}
+}
