@@ -307,8 +307,8 @@ type CommitResult struct {
 	Outputs []TensorRoot
 }
 
-// ReportFailure reports that a task's node failed (requester or a node
-// assigned in the same execution). The task is reassigned, the node blacklisted.
+// ReportFailure reports that a task's node failed (signed by the
+// execution's requester only). The task is reassigned, the node blacklisted.
 type ReportFailure struct {
 	Exec   uint64
 	Task   uint32

@@ -172,24 +172,18 @@ func (s *st) reportFailure(c *txCtx, m *ReportFailure) TxResult {
 	if t.State != taskRunning || e.State != execRunning {
 		return fail(CodeBadState, "report failure: task %d/%d is %s", m.Exec, m.Task, taskStateNames[t.State])
 	}
-	if c.tx.Signer != e.Requester && !e.assigned(c.tx.Signer) {
-		return fail(CodeUnauthorized, "report failure: only the requester or a node of execution %d may report", m.Exec)
+	// Only the requester, whose client drives the pipeline, reports: a node
+	// that could report a co-worker of its execution would have it
+	// blacklisted and its task reassigned, perhaps to itself. The chain
+	// sees the other failures itself (missed heartbeats and deadlines).
+	if c.tx.Signer != e.Requester {
+		return fail(CodeUnauthorized, "report failure: only the requester of execution %d may report its tasks' nodes", m.Exec)
 	}
 	if c.tx.Signer == t.Node {
 		return fail(CodeUnauthorized, "report failure: a node cannot report itself; let the deadline pass")
 	}
 	c.pay(s)
 	return ok(s.failTask(e, int(m.Task), "reported")...)
-}
-
-// assigned reports whether a is the node of one of e's running or committed tasks.
-func (e *execution) assigned(a Address) bool {
-	for _, t := range e.Tasks {
-		if (t.State == taskRunning || t.State == taskCommitted) && t.Node == a {
-			return true
-		}
-	}
-	return false
 }
 
 // failTask blacklists the task's node and queues the task for reassignment,
