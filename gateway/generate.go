@@ -31,7 +31,8 @@ func (s *Service) generate(ctx context.Context, g wire.GenerateRequest, emit fun
 		return wire.GenerateResult{}, wire.ModelNotFound(g.Model)
 	}
 	if limit := m.ContextLength * maxPromptBytesPerToken; len(g.Prompt) > limit {
-		// Checked before encoding, whose time grows faster than the prompt.
+		// Checked before encoding: a prompt this long cannot fit, and
+		// there is no use in tokenising megabytes to say so.
 		return wire.GenerateResult{}, wire.BadRequest("prompt", wire.CodeInvalidValue,
 			"the prompt is %d bytes; model %s holds %d tokens, and no prompt over %d bytes fits in them",
 			len(g.Prompt), m.ID, m.ContextLength, limit)

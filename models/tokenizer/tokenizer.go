@@ -207,15 +207,7 @@ func (t *Tokenizer) Encode(text string, bos, eos bool) []int {
 	if text != "" {
 		toks = t.appendCodepoint(toks, " ")
 	}
-	for i := 0; i < len(text); {
-		j := i + 1
-		for j < len(text) && text[j]&0xC0 == 0x80 && j-i < 4 {
-			j++
-		}
-		toks = t.appendCodepoint(toks, text[i:j])
-		i = j
-	}
-	toks = t.merge(toks)
+	toks = t.merge(t.appendText(toks, text))
 	out := make([]int, len(toks), len(toks)+1)
 	for i, id := range toks {
 		out[i] = int(id)
@@ -224,6 +216,20 @@ func (t *Tokenizer) Encode(text string, bos, eos bool) []int {
 		out = append(out, t.eos)
 	}
 	return out
+}
+
+// appendText appends the tokens of text's UTF-8 sequences (a stray byte
+// alone), before any merge.
+func (t *Tokenizer) appendText(toks []int32, text string) []int32 {
+	for i := 0; i < len(text); {
+		j := i + 1
+		for j < len(text) && text[j]&0xC0 == 0x80 && j-i < 4 {
+			j++
+		}
+		toks = t.appendCodepoint(toks, text[i:j])
+		i = j
+	}
+	return toks
 }
 
 func (t *Tokenizer) appendCodepoint(toks []int32, cp string) []int32 {
@@ -236,44 +242,120 @@ func (t *Tokenizer) appendCodepoint(toks []int32, cp string) []int32 {
 	return toks
 }
 
-// merge applies the best-scoring merges until none applies. pair[i] caches
-// the token that tokens i and i+1 merge into, or -1.
+// merge applies the best-scoring merges until none applies: each round
+// merges the adjacent pair whose merged piece has the highest score, the
+// leftmost on a tie, as llama2.c's run.c does. Rather than scanning every
+// pair each round (quadratic in the text), it keeps the candidate pairs
+// in a heap ordered by (score, position) and the tokens in a linked list;
+// a candidate whose tokens changed since it was pushed is skipped when
+// popped. Tokens keep their original positions, so position order is text
+// order and "leftmost" is the smallest position.
 func (t *Tokenizer) merge(toks []int32) []int32 {
-	if len(toks) < 2 {
+	n := len(toks)
+	if n < 2 {
 		return toks
 	}
 	var buf []byte
 	pairOf := func(a, b int32) int32 {
 		buf = append(append(buf[:0], t.pieces[a]...), t.pieces[b]...)
-		if id, ok := t.lookup[string(buf)]; ok {
+		if id, ok := t.lookup[string(buf)]; ok && t.scores[id] > -1e10 {
 			return id
 		}
 		return -1
 	}
-	pair := make([]int32, len(toks)-1)
-	for i := range pair {
-		pair[i] = pairOf(toks[i], toks[i+1])
+	next, prev, ver := make([]int32, n), make([]int32, n), make([]uint32, n)
+	for i := range toks {
+		next[i], prev[i] = int32(i+1), int32(i-1)
 	}
-	for {
-		best, bestScore := -1, float32(-1e10)
-		for i, id := range pair {
-			if id >= 0 && t.scores[id] > bestScore {
-				best, bestScore = i, t.scores[id]
-			}
+	next[n-1] = -1
+	h := mergeHeap{scores: t.scores}
+	push := func(i int32) {
+		if i < 0 || next[i] < 0 {
+			return
 		}
-		if best < 0 {
-			return toks
-		}
-		toks[best] = pair[best]
-		toks = append(toks[:best+1], toks[best+2:]...)
-		pair = append(pair[:best], pair[best+1:]...)
-		if best > 0 {
-			pair[best-1] = pairOf(toks[best-1], toks[best])
-		}
-		if best < len(pair) {
-			pair[best] = pairOf(toks[best], toks[best+1])
+		j := next[i]
+		if id := pairOf(toks[i], toks[j]); id >= 0 {
+			h.push(mergeCand{left: i, right: j, id: id, lv: ver[i], rv: ver[j]})
 		}
 	}
+	for i := range n - 1 {
+		push(int32(i))
+	}
+	for len(h.c) > 0 {
+		c := h.pop()
+		if next[c.left] != c.right || ver[c.left] != c.lv || ver[c.right] != c.rv {
+			continue // a token of the pair merged since
+		}
+		l, r := c.left, c.right
+		toks[l] = c.id
+		ver[l]++
+		ver[r]++ // r is gone
+		next[l] = next[r]
+		if next[r] >= 0 {
+			prev[next[r]] = l
+		}
+		push(prev[l])
+		push(l)
+	}
+	out := toks[:0]
+	for i := int32(0); i >= 0; i = next[i] {
+		out = append(out, toks[i])
+	}
+	return out
+}
+
+// mergeCand is a candidate merge: tokens left and right (adjacent when it
+// was pushed, at versions lv and rv) into token id.
+type mergeCand struct {
+	left, right int32
+	id          int32
+	lv, rv      uint32
+}
+
+// mergeHeap is a max-heap of candidates by the merged token's score, then
+// by the smaller left position.
+type mergeHeap struct {
+	c      []mergeCand
+	scores []float32
+}
+
+func (h *mergeHeap) less(a, b mergeCand) bool { // a pops before b
+	sa, sb := h.scores[a.id], h.scores[b.id]
+	return sa > sb || sa == sb && a.left < b.left
+}
+
+func (h *mergeHeap) push(c mergeCand) {
+	h.c = append(h.c, c)
+	for i := len(h.c) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(h.c[i], h.c[p]) {
+			break
+		}
+		h.c[i], h.c[p] = h.c[p], h.c[i]
+		i = p
+	}
+}
+
+func (h *mergeHeap) pop() mergeCand {
+	top := h.c[0]
+	last := len(h.c) - 1
+	h.c[0] = h.c[last]
+	h.c = h.c[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < last && h.less(h.c[l], h.c[m]) {
+			m = l
+		}
+		if r < last && h.less(h.c[r], h.c[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h.c[i], h.c[m] = h.c[m], h.c[i]
+		i = m
+	}
+	return top
 }
 
 // Decode returns the text of token id following token prev, as llama2.c's
