@@ -16,3 +16,6 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	_ = syscall.Madvise(b, syscall.MADV_WILLNEED)
 	return b, nil
 }
+
+// unmapFile releases a mapping made by mapFile.
+func unmapFile(b []byte) error { return syscall.Munmap(b) }

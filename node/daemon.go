@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/splitup/splitup/chain"
 	"github.com/splitup/splitup/contract"
+	"github.com/splitup/splitup/models"
 	"github.com/splitup/splitup/p2p"
 )
 
@@ -272,18 +272,23 @@ func (d *Daemon) loadTask(ctx context.Context, ref contract.TaskRef) error {
 		return fmt.Errorf("keep the shard of task %d: %w", ref.Task, err)
 	}
 	path := d.cfg.Store.Path(h)
-	b, err := os.ReadFile(path)
+	// Mapped, not read: the worker copies the weights into the kernels'
+	// memory, and the file's pages stay in the page cache meanwhile rather
+	// than in a second, anonymous copy.
+	b, release, err := models.MapFile(path)
 	if err != nil {
 		return fmt.Errorf("read the shard of task %d: %w", ref.Task, err)
 	}
-	if err := d.worker.Load(TaskKey{Model: ref.Model, Task: ref.Task}, b); err != nil {
+	err = d.worker.Load(TaskKey{Model: ref.Model, Task: ref.Task}, b)
+	size := len(b)
+	release()
+	if err != nil {
 		return fmt.Errorf("load task %d of model %s from shard %s: %w\nif that file is damaged, delete it and start the node again: it fetches the shard anew", ref.Task, ref.Model.String()[:12], path, err)
 	}
-	fmt.Fprintf(d.cfg.Progress, "task %d of model %s loaded (%d bytes)\n", ref.Task, ref.Model.String()[:12], len(b))
-	// The shard bytes and the fetch buffers are garbage now, but the heap
-	// grew to hold them and the runtime would keep that memory mapped until
-	// the next collections: hand it back, so a node's resident size is its
-	// weights, not twice its largest shard.
+	fmt.Fprintf(d.cfg.Progress, "task %d of model %s loaded (%d bytes)\n", ref.Task, ref.Model.String()[:12], size)
+	// The fetch buffers are garbage now, but the heap grew to hold them and
+	// the runtime would keep that memory mapped until the next collections:
+	// hand it back, so a node's resident size is its weights.
 	debug.FreeOSMemory()
 	return nil
 }

@@ -118,6 +118,8 @@ func NewWorker(c WorkerConfig) *Worker {
 }
 
 // Load decodes a shard and prepares its program (preloads the weights).
+// It keeps no reference to shardBytes: the weights are copied into the
+// kernels' own memory, so the caller may release a mapped file after it.
 func (w *Worker) Load(key TaskKey, shardBytes []byte) error {
 	s, err := shard.Decode(shardBytes)
 	if err != nil {

@@ -50,8 +50,29 @@ func Hash(b []byte) [32]byte { return sha256.Sum256(b) }
 func Encode(g *ir.Graph, w interface {
 	Weight(string) (*ir.Frame, bool)
 }) ([]byte, error) {
+	hdr, frames, err := header(g, w)
+	if err != nil {
+		return nil, err
+	}
+	size := len(hdr)
+	for _, f := range frames {
+		size += len(f.Data)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size))
+	b.Write(hdr)
+	for _, f := range frames {
+		b.Write(f.Data)
+	}
+	return b.Bytes(), nil
+}
+
+// header encodes everything of g's shard before the weight data, and
+// returns the weights in the order their data follows it.
+func header(g *ir.Graph, w interface {
+	Weight(string) (*ir.Frame, bool)
+}) ([]byte, []*ir.Frame, error) {
 	if err := g.Verify(); err != nil {
-		return nil, fmt.Errorf("encode shard: %w", err)
+		return nil, nil, fmt.Errorf("encode shard: %w", err)
 	}
 	var names []string
 	frames := map[string]*ir.Frame{}
@@ -59,10 +80,10 @@ func Encode(g *ir.Graph, w interface {
 		t := &g.Tensors[i]
 		f, ok := w.Weight(t.Name)
 		if !ok {
-			return nil, fmt.Errorf("encode shard: weight %q is missing", t.Name)
+			return nil, nil, fmt.Errorf("encode shard: weight %q is missing", t.Name)
 		}
 		if f.DType != t.DType || !f.Shape.Equal(t.Shape) || f.Check() != nil {
-			return nil, fmt.Errorf("encode shard: weight %q is %v %v, the graph wants %v %v", t.Name, f.DType, f.Shape, t.DType, t.Shape)
+			return nil, nil, fmt.Errorf("encode shard: weight %q is %v %v, the graph wants %v %v", t.Name, f.DType, f.Shape, t.DType, t.Shape)
 		}
 		names = append(names, t.Name)
 		frames[t.Name] = f
@@ -75,7 +96,8 @@ func Encode(g *ir.Graph, w interface {
 	putU(&b, uint64(len(gb)))
 	b.Write(gb)
 	putU(&b, uint64(len(names)))
-	for _, n := range names {
+	ordered := make([]*ir.Frame, len(names))
+	for k, n := range names {
 		f := frames[n]
 		putU(&b, uint64(len(n)))
 		b.WriteString(n)
@@ -85,11 +107,9 @@ func Encode(g *ir.Graph, w interface {
 			putU(&b, uint64(d))
 		}
 		putU(&b, uint64(len(f.Data)))
+		ordered[k] = f
 	}
-	for _, n := range names {
-		b.Write(frames[n].Data)
-	}
-	return b.Bytes(), nil
+	return b.Bytes(), ordered, nil
 }
 
 func putU(b *bytes.Buffer, v uint64) {
@@ -182,11 +202,14 @@ func Decode(b []byte) (*Shard, error) {
 	for _, e := range es {
 		s.Weights[e.name] = e.f
 	}
-	out, err := Encode(g, s)
+	// Canonical form: what Encode would write. Its header must be b's; the
+	// weight data then follows in the header's order, as the frames (which
+	// alias b in that order) hold it, so the data is not copied to compare.
+	hdr, _, err := header(g, s)
 	if err != nil {
 		return nil, fmt.Errorf("decode shard: %w", err)
 	}
-	if !bytes.Equal(out, b) {
+	if len(hdr) > len(b) || !bytes.Equal(hdr, b[:len(hdr)]) || len(es) != len(s.Weights) {
 		return nil, fmt.Errorf("decode shard: %w: not in canonical form (extra or unordered weights)", ErrFormat)
 	}
 	return s, nil
