@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Blob protocol, version 1. The client sends one request and closes its
@@ -152,6 +153,11 @@ func (h *Host) serveBlob(ns network.Stream, store *BlobStore) {
 		h.blobReply(ns, blobResponse{Status: blobBadRequest, Text: err.Error()})
 		return
 	}
+	if !h.takeBlobPeer(ns.Conn().RemotePeer()) {
+		h.blobReply(ns, blobResponse{Status: blobBusy, Text: fmt.Sprintf("serving %d blobs to you already", maxBlobServesPerPeer)})
+		return
+	}
+	defer h.releaseBlobPeer(ns.Conn().RemotePeer())
 	select {
 	case h.blobs <- struct{}{}:
 		defer func() { <-h.blobs }()
@@ -192,6 +198,31 @@ func (h *Host) serveBlob(ns network.Stream, store *BlobStore) {
 		return
 	}
 	_ = ns.Close()
+}
+
+// maxBlobServesPerPeer caps the blob requests served at once to one peer:
+// one peer reading slowly on many streams would otherwise hold every slot
+// of MaxBlobServes, and no other node could fetch its shards here.
+const maxBlobServesPerPeer = 2
+
+// takeBlobPeer counts a blob serve for p, unless p has the most already.
+func (h *Host) takeBlobPeer(p peer.ID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.blobPeers[p] >= maxBlobServesPerPeer {
+		return false
+	}
+	h.blobPeers[p]++
+	return true
+}
+
+// releaseBlobPeer ends a blob serve counted by takeBlobPeer.
+func (h *Host) releaseBlobPeer(p peer.ID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.blobPeers[p]--; h.blobPeers[p] <= 0 {
+		delete(h.blobPeers, p)
+	}
 }
 
 // blobReply sends a response without data and closes the stream.

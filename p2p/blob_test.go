@@ -360,6 +360,39 @@ func TestFetchBusy(t *testing.T) {
 	}
 }
 
+// TestFetchBusyPerPeer: one peer that opens blob requests and reads
+// nothing holds at most maxBlobServesPerPeer of the server's slots; its
+// next request is refused, and another peer is still served.
+func TestFetchBusyPerPeer(t *testing.T) {
+	srv, cli, src, p := blobPair(t, nil)
+	big := put(t, src, randomBytes(t, 64<<20))
+	small := put(t, src, []byte("small"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for range maxBlobServesPerPeer {
+		ns, err := cli.newStream(ctx, p, BlobProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ns.Reset()
+		req := blobRequest{Hash: big}
+		if _, err := ns.Write(req.encode()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readBlobResponse(ns); err != nil { // served: the slot is held
+			t.Fatal(err)
+		}
+	}
+	_, err := cli.Fetch(ctx, p, small, mustStore(t), nil)
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("a third request from the same peer: %v, want ErrBusy", err)
+	}
+	other := newTestHost(t, nil)
+	if n, err := other.Fetch(ctx, connect(t, other, srv), small, mustStore(t), nil); err != nil || n != 5 {
+		t.Fatalf("another peer's request: %d, %v", n, err)
+	}
+}
+
 func TestBlobRequestDecoding(t *testing.T) {
 	r := blobRequest{Hash: Hash{1, 2}, Offset: 99}
 	got, err := decodeBlobRequest(r.encode())

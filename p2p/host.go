@@ -149,10 +149,11 @@ type Host struct {
 	wg     sync.WaitGroup // handler goroutines in flight
 	blobs  chan struct{}  // semaphore of blob serves
 
-	// mu guards closed and streams.
-	mu      sync.Mutex
-	closed  bool
-	streams map[network.Stream]struct{} // open streams, reset by Close
+	// mu guards closed, streams and blobPeers.
+	mu        sync.Mutex
+	closed    bool
+	streams   map[network.Stream]struct{} // open streams, reset by Close
+	blobPeers map[peer.ID]int             // blob serves in flight per peer
 }
 
 // New starts a host listening on cfg.ListenAddrs. The only transport is TCP,
@@ -189,12 +190,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	return &Host{
-		cfg:     cfg,
-		h:       h,
-		ctx:     hctx,
-		cancel:  cancel,
-		blobs:   make(chan struct{}, cfg.MaxBlobServes),
-		streams: make(map[network.Stream]struct{}),
+		cfg:       cfg,
+		h:         h,
+		ctx:       hctx,
+		cancel:    cancel,
+		blobs:     make(chan struct{}, cfg.MaxBlobServes),
+		streams:   make(map[network.Stream]struct{}),
+		blobPeers: make(map[peer.ID]int),
 	}, nil
 }
 
