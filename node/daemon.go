@@ -488,17 +488,20 @@ func (d *Daemon) pruneRecords(ctx context.Context, window time.Duration) {
 }
 
 // settled reports whether this node's record of task of e is no longer
-// needed.
+// needed: the task settled or was cancelled, or it is another node's now.
+// Only the task's state counts: a task committed before its execution was
+// cancelled or failed is still settled later, after the challenge window
+// and any verification, which fetches this record.
 func (d *Daemon) settled(e *contract.ExecutionInfo, task uint32) bool {
-	switch e.State {
-	case "settled", "cancelled", "failed":
-		return true
-	}
+	return recordDone(e, task, d.addr)
+}
+
+func recordDone(e *contract.ExecutionInfo, task uint32, self contract.Address) bool {
 	if int(task) >= len(e.Tasks) {
 		return true
 	}
 	t := e.Tasks[task]
-	return t.State == "settled" || t.State == "cancelled" || t.Node != d.addr
+	return t.State == "settled" || t.State == "cancelled" || t.Node != self
 }
 
 // ordered lists roots in the order of the task's registered interface.

@@ -18,3 +18,6 @@ func SetRecomputeChunk(n int) func() {
 
 // SessionUntil is sessionUntil, for tests.
 var SessionUntil = sessionUntil
+
+// RecordDone is recordDone, for tests.
+var RecordDone = recordDone

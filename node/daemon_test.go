@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/splitup/splitup/contract"
 	"github.com/splitup/splitup/exec"
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/node"
@@ -95,5 +96,34 @@ func TestSessionUntil(t *testing.T) {
 		if got := node.SessionUntil(now, now.Add(c.left)).Sub(now); got != c.want {
 			t.Errorf("deadline in %v: session ends after %v, want %v", c.left, got, c.want)
 		}
+	}
+}
+
+// TestRecordDone: a node lets go of a task's record when the task settled,
+// was cancelled or went to another node, not because its execution was
+// cancelled or failed: a task committed before that still settles after
+// its challenge window, and a validator may fetch the record meanwhile.
+func TestRecordDone(t *testing.T) {
+	self, other := contract.Address{1}, contract.Address{2}
+	for _, c := range []struct {
+		exec, task string
+		node       contract.Address
+		done       bool
+	}{
+		{"cancelled", "committed", self, false},
+		{"failed", "committed", self, false},
+		{"completed", "committed", self, false},
+		{"cancelled", "settled", self, true},
+		{"cancelled", "cancelled", self, true},
+		{"running", "running", other, true},
+		{"settled", "settled", self, true},
+	} {
+		e := &contract.ExecutionInfo{State: c.exec, Tasks: []contract.TaskInfo{{State: c.task, Node: c.node}}}
+		if got := node.RecordDone(e, 0, self); got != c.done {
+			t.Errorf("execution %s, task %s on %v: done %v, want %v", c.exec, c.task, c.node == self, got, c.done)
+		}
+	}
+	if !node.RecordDone(&contract.ExecutionInfo{}, 3, self) {
+		t.Error("a task the execution does not have: not done")
 	}
 }
