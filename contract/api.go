@@ -150,7 +150,9 @@ func (s *State) CheckTx(raw []byte) TxResult { return s.checkTx(raw) }
 func (s *State) BeginBlock(h Header) []Event { return s.beginBlock(h) }
 
 // DeliverTx validates raw fully against the current state, then applies it.
-// A failed tx changes nothing (no fee, no nonce bump).
+// A tx that fails the checks CheckTx also makes (encoding, chain id,
+// signature, nonce, fee) changes nothing; one whose message then fails
+// pays its fee and uses its nonce, and changes nothing else.
 func (s *State) DeliverTx(raw []byte) TxResult { return s.deliverTx(raw) }
 
 // EndBlock runs the block-time work: heartbeat expiry, task deadlines and

@@ -92,6 +92,14 @@ func (s *st) deliverTx(raw []byte) TxResult {
 	if res.Code == CodeOK && !c.paid {
 		panic("contract: handler succeeded without paying")
 	}
+	if res.Code != CodeOK {
+		// The tx passed every check a mempool can make and takes its place
+		// in the block: its signer pays the fee and uses the nonce, though
+		// the message changed nothing. Free failures would let anyone fill
+		// blocks at no cost (the same nonce could fail again and again),
+		// and a failure would void every later tx its signer had queued.
+		c.pay(s)
+	}
 	return res
 }
 

@@ -121,11 +121,12 @@ func (h *harness) signed(name string, msg Msg) []byte {
 	return EncodeTx(tx)
 }
 
-// deliver signs and delivers msg; it bumps the local nonce on success.
+// deliver signs and delivers msg; it takes the local nonce from the state
+// after (a message that failed used its nonce too).
 func (h *harness) deliver(name string, msg Msg) TxResult {
 	res := h.s.DeliverTx(h.signed(name, msg))
-	if res.Code == CodeOK {
-		h.nonces[testAddr(name)]++
+	if ac := h.s.accounts[testAddr(name)]; ac != nil {
+		h.nonces[testAddr(name)] = ac.Nonce
 	}
 	return res
 }

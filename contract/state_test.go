@@ -101,7 +101,7 @@ func TestQuery(t *testing.T) {
 	}
 	var acct AccountInfo
 	mustJSON(t, s, "account/"+testAddr("user").String(), &acct)
-	if acct.Nonce != 1 { // one request succeeded, one failed
+	if acct.Nonce != 2 { // one request succeeded, one failed (and paid its fee)
 		t.Fatalf("account: %+v", acct)
 	}
 	var sup SupplyInfo

@@ -96,7 +96,8 @@ func (g *txGen) next() []byte {
 	return EncodeTx(tx)
 }
 
-// delivered records a successful tx's nonce.
+// delivered records that a tx used its nonce (it succeeded, or only its
+// message failed).
 func (g *txGen) delivered(raw []byte) {
 	tx, err := DecodeTx(raw)
 	if err == nil {
