@@ -62,7 +62,7 @@ const (
 	CodeBadState        uint32 = 13 // object is not in a state that allows this action
 	CodeInvalidDAG      uint32 = 14 // model task DAG is malformed
 	CodeStakeTooLow     uint32 = 15 // stake below base + perGiB × VRAM
-	CodeCustody         uint32 = 16 // commitment breaks the chain of custody
+	CodeCustody         uint32 = 16 // no longer returned: a commitment that breaks the chain of custody is disputed (EventCustodyBroken)
 	CodeBadParams       uint32 = 17 // parameters fail validation or the PoSP rule
 	CodeBadSigner       uint32 = 18 // signer is a reserved address
 )
@@ -79,6 +79,7 @@ const (
 	EventTaskAssigned          = "TaskAssigned"
 	EventTaskFailed            = "TaskFailed"
 	EventTaskCommitted         = "TaskCommitted"
+	EventCustodyBroken         = "CustodyBroken"
 	EventExecutionCompleted    = "ExecutionCompleted"
 	EventExecutionCancelled    = "ExecutionCancelled"
 	EventExecutionFailed       = "ExecutionFailed"

@@ -20,7 +20,7 @@ const (
 	txMagic      = "SUTX"
 	txVersion    = 2 // 2: Params gained RetainNanos
 	snapMagic    = "SUST"
-	snapVersion  = 2 // 2: Params.RetainNanos, execution.Closed
+	snapVersion  = 2 // 2: Params.RetainNanos, execution.Closed, verification.Disputed and Unpaid
 	headerLength = len(txMagic) + 1
 )
 

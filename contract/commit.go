@@ -1,6 +1,10 @@
 package contract
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 func (s *st) commitResult(c *txCtx, m *CommitResult) TxResult {
 	e, t, why := s.runningTask(m.Exec, m.Task)
@@ -27,9 +31,11 @@ func (s *st) commitResult(c *txCtx, m *CommitResult) TxResult {
 	if r := sameNames(m.Outputs, spec.Outputs); r != "" {
 		return fail(CodeInvalidMsg, "commit: outputs: %s", r)
 	}
-	if r := e.custody(mo.dag, int(m.Task), m); r != "" {
-		return fail(CodeCustody, "commit: chain of custody broken: %s", r)
-	}
+	// A commitment that contradicts another's is taken all the same:
+	// refusing it would let whoever commits first decide the roots, and an
+	// honest node could then never commit its own. Both sides are verified
+	// instead (see settleTask).
+	with, why := e.breaks(mo.dag, int(m.Task), m.Steps, m.Inputs, m.Outputs)
 	c.pay(s)
 	pay, _ := mulDiv(t.Price, uint64(m.Steps), uint64(e.MaxTokens)) // = PricePerCU × CU × Steps
 	// The verification surcharge funds the pool now, before any draw pays a
@@ -43,6 +49,15 @@ func (s *st) commitResult(c *txCtx, m *CommitResult) TxResult {
 	t.Commit = commitment{Height: s.height, Time: s.header.TimeUnixNano, Steps: m.Steps, Payment: pay,
 		Inputs: cloneRoots(m.Inputs), Outputs: cloneRoots(m.Outputs)}
 	evs := []Event{ev(EventTaskCommitted, "exec", utoa(e.ID), "task", utoa(uint64(m.Task)), "node", t.Node.String(), "steps", utoa(uint64(m.Steps)))}
+	if len(with) > 0 {
+		t.Verify.Disputed = true
+		var ws []string
+		for _, j := range with {
+			s.dispute(e, j)
+			ws = append(ws, itoa(j))
+		}
+		evs = append(evs, ev(EventCustodyBroken, "exec", utoa(e.ID), "task", utoa(uint64(m.Task)), "with", strings.Join(ws, ","), "reason", why))
+	}
 	if e.State == execRunning && e.allCommitted() {
 		e.State = execCompleted
 		evs = append(evs, ev(EventExecutionCompleted, "exec", utoa(e.ID)))
@@ -76,50 +91,72 @@ func rootOf(rs []TensorRoot, name string) (Hash, bool) {
 
 func (t *taskRun) hasCommit() bool { return t.State == taskCommitted || t.State == taskSettled }
 
-// custody compares task i's commitment with the execution's committed
-// tasks: every task runs every step, so all commit the same step count
-// (the roots alone would not show a node claiming pay for steps it did
-// not run); each input root equals its producer's output root (or, for a
-// model input, the other consumers' input root), and each output root
-// equals its consumers' input roots.
-func (e *execution) custody(g *dag, i int, m *CommitResult) string {
-	for j := range e.Tasks {
-		if t := &e.Tasks[j]; j != i && t.hasCommit() && t.Commit.Steps != m.Steps {
-			return fmt.Sprintf("%d steps, but task %d committed %d", m.Steps, j, t.Commit.Steps)
+// breaks lists the committed tasks other than i whose commitments
+// disagree with task i's commitment of steps steps and roots in and out,
+// and the first disagreement. Every task runs every step, so all commit the
+// same step count (the roots alone would not show a node claiming pay for
+// steps it did not run); each input root equals its producer's output root
+// (or, for a model input, the other consumers' input root), and each
+// output root equals its consumers' input roots.
+func (e *execution) breaks(g *dag, i int, steps uint32, in, out []TensorRoot) ([]int, string) {
+	var with []int
+	why := ""
+	add := func(j int, reason string) {
+		if !slices.Contains(with, j) {
+			with = append(with, j)
+		}
+		if why == "" {
+			why = reason
 		}
 	}
-	for _, in := range m.Inputs {
-		if p := g.producer[in.Name]; p >= 0 {
+	for j := range e.Tasks {
+		if t := &e.Tasks[j]; j != i && t.hasCommit() && t.Commit.Steps != steps {
+			add(j, fmt.Sprintf("%d steps, but task %d committed %d", steps, j, t.Commit.Steps))
+		}
+	}
+	for _, r := range in {
+		if p := g.producer[r.Name]; p >= 0 {
 			if pt := &e.Tasks[p]; pt.hasCommit() {
-				if r, _ := rootOf(pt.Commit.Outputs, in.Name); r != in.Root {
-					return fmt.Sprintf("input %q differs from task %d's output", in.Name, p)
+				if o, _ := rootOf(pt.Commit.Outputs, r.Name); o != r.Root {
+					add(p, fmt.Sprintf("input %q differs from task %d's output", r.Name, p))
 				}
 			}
 			continue
 		}
-		if r := e.consumersAgree(g, i, in); r != "" {
-			return r
-		}
+		e.consumersDisagree(g, i, r, add)
 	}
-	for _, out := range m.Outputs {
-		if r := e.consumersAgree(g, i, out); r != "" {
-			return r
-		}
+	for _, r := range out {
+		e.consumersDisagree(g, i, r, add)
 	}
-	return ""
+	slices.Sort(with)
+	return with, why
 }
 
-// consumersAgree checks root against the input roots of the committed
-// consumers of root.Name (other than task self).
-func (e *execution) consumersAgree(g *dag, self int, root TensorRoot) string {
+// consumersDisagree reports (through add) the committed consumers of
+// root.Name, other than task self, whose input root differs from root.
+func (e *execution) consumersDisagree(g *dag, self int, root TensorRoot, add func(int, string)) {
 	for _, c := range g.consumers[root.Name] {
 		if ct := &e.Tasks[c]; c != self && ct.hasCommit() {
 			if r, _ := rootOf(ct.Commit.Inputs, root.Name); r != root.Root {
-				return fmt.Sprintf("tensor %q differs from task %d's input", root.Name, c)
+				add(c, fmt.Sprintf("tensor %q differs from task %d's input", root.Name, c))
 			}
 		}
 	}
-	return ""
+}
+
+// dispute marks a committed task whose commitment another one contradicts:
+// it is verified whatever its draw, and paid only as settleTask decides.
+// A task already settled keeps its payment.
+func (s *st) dispute(e *execution, j int) {
+	t := &e.Tasks[j]
+	if t.State != taskCommitted {
+		return
+	}
+	v := &t.Verify
+	v.Disputed = true
+	if v.State == vSkipped {
+		v.State, v.After = vNeedFirst, s.height
+	}
 }
 
 func (e *execution) allCommitted() bool {

@@ -23,6 +23,8 @@ var verifyStateNames = [...]string{"undrawn", "skipped", "need-validator", "vali
 type verification struct {
 	State     uint8
 	Forfeit   bool      // asserter loses the payment (refunded to the user)
+	Disputed  bool      // the commitment disagrees with another task's: verified whatever the draw
+	Unpaid    bool      // disputed, and no contradicting task was caught cheating: not paid
 	After     int64     // pick the next validator at a height > After
 	Validator Address   // current validator
 	Deadline  int64     // block time (ns) for the current validator
@@ -44,7 +46,7 @@ func (s *st) drawVerifications() []Event {
 			v := &t.Verify
 			if v.State == vUndrawn && t.Commit.Height < s.height {
 				v.State, v.After = vSkipped, t.Commit.Height
-				if s.drawn(e.ID, i) {
+				if v.Disputed || s.drawn(e.ID, i) {
 					v.State = vNeedFirst
 				}
 			}

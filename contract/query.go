@@ -77,7 +77,8 @@ type TaskInfo struct {
 	Outputs      []TensorRoot `json:"outputs,omitempty"`
 	Verification string       `json:"verification"`
 	Validator    Address      `json:"validator"`
-	Forfeit      bool         `json:"forfeit,omitempty"`
+	Forfeit      bool         `json:"forfeit,omitempty"`  // not paid: caught cheating, or an unexplained dispute
+	Disputed     bool         `json:"disputed,omitempty"` // its commitment and another task's contradict each other
 }
 
 // VerificationInfo is one open verification request of a validator;
@@ -244,7 +245,8 @@ func (s *st) toExecInfo(e *execution) ExecutionInfo {
 	for _, t := range e.Tasks {
 		ti := TaskInfo{State: taskStateNames[t.State], Node: t.Node, Attempt: t.Attempt, Deadline: t.Deadline,
 			Steps: t.Commit.Steps, Payment: t.Commit.Payment, Inputs: t.Commit.Inputs, Outputs: t.Commit.Outputs,
-			Verification: verifyStateNames[t.Verify.State], Validator: t.Verify.Validator, Forfeit: t.Verify.Forfeit}
+			Verification: verifyStateNames[t.Verify.State], Validator: t.Verify.Validator,
+			Forfeit: t.Verify.Forfeit || t.Verify.Unpaid, Disputed: t.Verify.Disputed}
 		if n := s.nodes[t.Node]; n != nil {
 			ti.P2PAddr = n.P2PAddr
 		}

@@ -39,9 +39,13 @@ func (r *runner) exec(a args) string {
 	lines := []string{fmt.Sprintf("exec %d %s escrow=%d blacklist=%s", e.ID, execStateNames[e.State], e.Escrow, r.names(e.Blacklist))}
 	for i, t := range e.Tasks {
 		v := t.Verify
-		lines = append(lines, fmt.Sprintf("  task %d %s node=%s attempt=%d deadline=%s paid=%d verify=%s validator=%s tried=%s forfeit=%v",
+		line := fmt.Sprintf("  task %d %s node=%s attempt=%d deadline=%s paid=%d verify=%s validator=%s tried=%s forfeit=%v",
 			i, taskStateNames[t.State], r.h.name(t.Node), t.Attempt, r.h.relTime(itoa64(t.Deadline)), t.Commit.Payment,
-			verifyStateNames[v.State], r.h.name(v.Validator), r.names(v.Tried), v.Forfeit))
+			verifyStateNames[v.State], r.h.name(v.Validator), r.names(v.Tried), v.Forfeit || v.Unpaid)
+		if v.Disputed {
+			line += " disputed"
+		}
+		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n")
 }

@@ -10,7 +10,7 @@ func (s *st) settle() []Event {
 		e := s.execs[id]
 		for i := range e.Tasks {
 			t := &e.Tasks[i]
-			if t.State == taskCommitted && s.windowPassed(t) && (t.Verify.State == vSkipped || t.Verify.State == vDone) {
+			if t.State == taskCommitted && s.windowPassed(t) && resolved(t) && (!t.Verify.Disputed || s.disputeResolved(e, i)) {
 				evs = append(evs, s.settleTask(e, i))
 			}
 		}
@@ -42,19 +42,56 @@ func (s *st) windowPassed(t *taskRun) bool {
 	return s.header.TimeUnixNano >= satAdd(t.Commit.Time, s.params.ChallengeNanos)
 }
 
+// resolved reports whether a committed task's verification is over (or
+// was never drawn).
+func resolved(t *taskRun) bool { return t.Verify.State == vSkipped || t.Verify.State == vDone }
+
+// contradicting lists the committed tasks whose commitments contradict
+// task i's.
+func (s *st) contradicting(e *execution, i int) []int {
+	t := &e.Tasks[i]
+	with, _ := e.breaks(s.models[e.Model].dag, i, t.Commit.Steps, t.Commit.Inputs, t.Commit.Outputs)
+	return with
+}
+
+// disputeResolved reports whether every task contradicting task i has its
+// verification over, so that settleTask can judge the dispute.
+func (s *st) disputeResolved(e *execution, i int) bool {
+	for _, j := range s.contradicting(e, i) {
+		if tj := &e.Tasks[j]; tj.State == taskCommitted && !resolved(tj) {
+			return false
+		}
+	}
+	return true
+}
+
 // settleTask pays the task's node unless the payment was forfeited (then it
-// stays in the escrow and is refunded). The escrow covers it (checked at request).
+// stays in the escrow and is refunded). The escrow covers it (checked at
+// request). A disputed task (its commitment and another's contradict each
+// other) is paid only if its own verification passed and a contradicting
+// task's verification caught that one cheating: a contradiction nobody is
+// shown to have caused costs both sides their payment, so no node gains by
+// committing roots other than those it sent or received.
 func (s *st) settleTask(e *execution, i int) Event {
 	t := &e.Tasks[i]
+	if t.Verify.Disputed && !t.Verify.Forfeit {
+		t.Verify.Unpaid = true
+		for _, j := range s.contradicting(e, i) {
+			if e.Tasks[j].Verify.Forfeit { // caught by its verification
+				t.Verify.Unpaid = false // the other side explains the break
+			}
+		}
+	}
+	forfeit := t.Verify.Forfeit || t.Verify.Unpaid
 	paid := t.Commit.Payment
-	if t.Verify.Forfeit {
+	if forfeit {
 		paid = 0
 	}
 	e.Escrow -= paid
 	s.credit(t.Node, paid)
 	t.State = taskSettled
 	return ev(EventTaskSettled, "exec", utoa(e.ID), "task", itoa(i), "node", t.Node.String(),
-		"paid", utoa(paid), "forfeit", boolText(t.Verify.Forfeit))
+		"paid", utoa(paid), "forfeit", boolText(forfeit))
 }
 
 func (e *execution) allClosed() bool {

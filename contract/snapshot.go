@@ -125,6 +125,8 @@ func encodeExec(e *encoder, x *execution) {
 		v := &t.Verify
 		e.u8(v.State)
 		e.flag(v.Forfeit)
+		e.flag(v.Disputed)
+		e.flag(v.Unpaid)
 		e.i64(v.After)
 		e.h(v.Validator)
 		e.i64(v.Deadline)
@@ -147,7 +149,8 @@ func decodeExec(d *decoder) *execution {
 		c := &t.Commit
 		c.Height, c.Time, c.Steps, c.Payment, c.Inputs, c.Outputs = d.i64(), d.i64(), d.u32(), d.u64(), decodeRoots(d), decodeRoots(d)
 		v := &t.Verify
-		v.State, v.Forfeit, v.After, v.Validator, v.Deadline, v.Tried, v.First = d.u8(), d.flag(), d.i64(), d.h(), d.i64(), decodeAddrs(d), d.h()
+		v.State, v.Forfeit, v.Disputed, v.Unpaid = d.u8(), d.flag(), d.flag(), d.flag()
+		v.After, v.Validator, v.Deadline, v.Tried, v.First = d.i64(), d.h(), d.i64(), decodeAddrs(d), d.h()
 	}
 	return x
 }
