@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"testing"
 	"time"
 
@@ -20,11 +19,6 @@ import (
 func TestSessionEndsAtDeadline(t *testing.T) {
 	m := loadStories(t)
 	c := newCluster(t, m)
-	_, key, _ := ed25519.GenerateKey(nil)
-	h, err := p2p.New(context.Background(), p2p.Config{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
 	until := time.Now().Add(time.Second)
 	w := node.NewWorker(node.WorkerConfig{
 		Authorize: func(context.Context, p2p.PeerID, string, node.TaskKey) (time.Time, error) {
@@ -35,24 +29,7 @@ func TestSessionEndsAtDeadline(t *testing.T) {
 	if err := w.Load(node.TaskKey{Model: c.model, Task: 0}, c.shards[0]); err != nil {
 		t.Fatal(err)
 	}
-	h.SetPipelineHandler(w.Serve)
-	t.Cleanup(func() { h.Close(); w.Close() })
-
-	client := newClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := client.Connect(ctx, h.Addrs()[0]); err != nil {
-		t.Fatal(err)
-	}
-	s, err := client.OpenPipeline(ctx, h.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Reset()
-	s.SetTimeouts(10*time.Second, 10*time.Second)
-	if r := exchangeOn(t, s, &p2p.OpenSession{SessionID: "exec-1", ModelID: c.model, TaskID: 0}); r.Type() != p2p.TypeStepResult {
-		t.Fatalf("open: %v", r)
-	}
+	s := c.openSession(t, serveWorker(t, w), 0)
 	for pos := range 2 {
 		ids := exec.Tensor{DType: ir.I32, Shape: ir.Shape{1}, I32: []int32{1}}.Frame()
 		step := &p2p.Step{SessionID: "exec-1", Index: uint64(pos), Positions: []int32{int32(pos)}, Tensors: []p2p.NamedTensor{{Name: "tokens", Frame: *ids}}}

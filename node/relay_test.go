@@ -447,24 +447,7 @@ func TestRelaySessionsAreTheClients(t *testing.T) {
 	c := newCluster(t, m)
 	x, y := c.serve(t, 0), c.serve(t, 1)
 	victim, attacker := newClient(t), newClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	openOn := func(cl, h *p2p.Host, task uint32) *p2p.Stream {
-		t.Helper()
-		if _, err := cl.Connect(ctx, h.Addrs()[0]); err != nil {
-			t.Fatal(err)
-		}
-		s, err := cl.OpenPipeline(ctx, h.ID())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Reset)
-		s.SetTimeouts(10*time.Second, 10*time.Second)
-		if r := exchangeOn(t, s, &p2p.OpenSession{SessionID: "exec-1", ModelID: c.model, TaskID: task}); r.Type() != p2p.TypeStepResult {
-			t.Fatalf("open task %d: %v", task, r)
-		}
-		return s
-	}
+	openOn := func(cl, h *p2p.Host, task uint32) *p2p.Stream { return c.openSessionAs(t, cl, h, task) }
 	vy := openOn(victim, y, 1)
 	if r := exchangeOn(t, vy, &p2p.Route{SessionID: "exec-1", On: true, Prev: x.ID().String()}); r.Type() != p2p.TypeStepResult {
 		t.Fatalf("victim's route on y: %v", r)

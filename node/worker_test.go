@@ -23,7 +23,6 @@ func TestLoadKeepsNoShardBytes(t *testing.T) {
 	answer := func(scribble bool) []byte {
 		b := bytes.Clone(c.shards[0])
 		w := node.NewWorker(node.WorkerConfig{})
-		t.Cleanup(w.Close)
 		if err := w.Load(node.TaskKey{Model: c.model, Task: 0}, b); err != nil {
 			t.Fatal(err)
 		}
@@ -32,27 +31,7 @@ func TestLoadKeepsNoShardBytes(t *testing.T) {
 				b[i] = 0xA5
 			}
 		}
-		_, key, _ := ed25519.GenerateKey(nil)
-		h, err := p2p.New(context.Background(), p2p.Config{Key: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		h.SetPipelineHandler(w.Serve)
-		client := newClient(t)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := client.Connect(ctx, h.Addrs()[0]); err != nil {
-			t.Fatal(err)
-		}
-		s, err := client.OpenPipeline(ctx, h.ID())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Reset()
-		if r := exchangeOn(t, s, &p2p.OpenSession{SessionID: "exec-1", ModelID: c.model, TaskID: 0}); r.Type() != p2p.TypeStepResult {
-			t.Fatalf("open: %v", r)
-		}
+		s := c.openSession(t, serveWorker(t, w), 0)
 		ids := exec.Tensor{DType: ir.I32, Shape: ir.Shape{3}, I32: []int32{1, 403, 407}}.Frame()
 		step := &p2p.Step{SessionID: "exec-1", Positions: []int32{0, 1, 2}, Tensors: []p2p.NamedTensor{{Name: "tokens", Frame: *ids}}}
 		r, ok := exchangeOn(t, s, step).(*p2p.StepResult)
@@ -69,4 +48,45 @@ func TestLoadKeepsNoShardBytes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatal("the worker's answer changed when the shard bytes it was loaded from were overwritten")
 	}
+}
+
+// serveWorker starts a host whose pipeline handler is w; both are closed
+// at the end of t.
+func serveWorker(t *testing.T, w *node.Worker) *p2p.Host {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.New(context.Background(), p2p.Config{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.SetPipelineHandler(w.Serve)
+	t.Cleanup(func() { h.Close(); w.Close() })
+	return h
+}
+
+// openSession opens session "exec-1" of the cluster model's task on h from
+// a new client and returns its stream (10 s timeouts), reset at the end of t.
+func (c *cluster) openSession(t *testing.T, h *p2p.Host, task uint32) *p2p.Stream {
+	t.Helper()
+	return c.openSessionAs(t, newClient(t), h, task)
+}
+
+// openSessionAs is openSession from the given client.
+func (c *cluster) openSessionAs(t *testing.T, client, h *p2p.Host, task uint32) *p2p.Stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := client.Connect(ctx, h.Addrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.OpenPipeline(ctx, h.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Reset)
+	s.SetTimeouts(10*time.Second, 10*time.Second)
+	if r := exchangeOn(t, s, &p2p.OpenSession{SessionID: "exec-1", ModelID: c.model, TaskID: task}); r.Type() != p2p.TypeStepResult {
+		t.Fatalf("open task %d: %v", task, r)
+	}
+	return s
 }
