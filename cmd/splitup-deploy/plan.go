@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/splitup/splitup/internal/cli"
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/models"
 	"github.com/splitup/splitup/models/llama"
@@ -41,11 +42,8 @@ func parsePlan(args []string, stderr io.Writer) (*planFlags, error) {
 		fmt.Fprintln(stderr, "usage: splitup-deploy plan (--model PATH | --llama-config FILE.json) [--dtype f32|f16|q8_0|q4_0] --target-vram SIZE [--context N] [--chunk N] [--overhead SIZE] [--merge-branches] [--json]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usagef("%v", err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	switch {
 	case fs.NArg() > 0:

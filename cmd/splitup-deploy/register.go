@@ -16,6 +16,7 @@ import (
 	"github.com/splitup/splitup/chain"
 	"github.com/splitup/splitup/contract"
 	"github.com/splitup/splitup/deploy"
+	"github.com/splitup/splitup/internal/cli"
 	"github.com/splitup/splitup/models"
 	"github.com/splitup/splitup/models/tokenizer"
 	"github.com/splitup/splitup/p2p"
@@ -68,11 +69,8 @@ func parseRegister(args []string, stderr io.Writer) (*registerFlags, error) {
 		fmt.Fprintln(stderr, "usage: splitup-deploy register --model PATH [--tokenizer PATH] --target-vram SIZE [--context N] [--chunk N] [--overhead SIZE] --key FILE [--rpc URL] [--store DIR] [--listen MULTIADDR] [--serve]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usagef("%v", err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	listenSet := false
 	fs.Visit(func(fl *flag.Flag) { listenSet = listenSet || fl.Name == "listen" })

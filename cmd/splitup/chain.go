@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/splitup/splitup/chain"
 	"github.com/splitup/splitup/contract"
+	"github.com/splitup/splitup/internal/cli"
 )
 
 // chainFlagSet returns a flag set whose -h prints usage to stderr.
@@ -30,11 +30,8 @@ func chainFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 func chainParse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp
-			}
-			return nil, usagef("%v", err)
+		if err := cli.ParseFlags(fs, args); err != nil {
+			return nil, err
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/splitup/splitup/internal/cli"
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/kernels"
 	"github.com/splitup/splitup/models/gguf"
@@ -37,11 +37,8 @@ func parseConvert(args []string, stderr io.Writer) (*convertFlags, error) {
 		fmt.Fprintln(stderr, "usage: splitup convert --in MODEL [--tokenizer tokenizer.bin] --out OUT.gguf [--dtype f32|f16|bf16|q8_0|q4_0]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usagef("%v", err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,11 +67,8 @@ func parseDevnet(args []string, stderr io.Writer) (*devnetFlags, error) {
 		fmt.Fprintln(stderr, "runs a local network until Ctrl-C: a 1-validator chain, the model deployed, N 'splitup-node start' processes and an OpenAI-compatible gateway")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usagef("%v", err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	var err error
 	switch {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,11 +42,8 @@ func parseGenerate(args []string, stderr io.Writer) (*generateFlags, error) {
 		fmt.Fprintln(stderr, "usage: splitup generate --model PATH [--tokenizer PATH] [--prompt TEXT] [--max-tokens N] [--temperature T] [--top-p P] [--seed S] [--threads N]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usagef("%v", err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/splitup/splitup/internal/cli"
 	"github.com/splitup/splitup/ir"
 	"github.com/splitup/splitup/models/gguf"
 	"github.com/splitup/splitup/models/tokenizer"
@@ -50,11 +51,8 @@ func parseSynth(args []string, stderr io.Writer) (*synthFlags, error) {
 		fmt.Fprintln(stderr, "writes a LLaMA-shaped model with seeded random weights: NOT a trained model")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usagef("%v", err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q", fs.Arg(0))
