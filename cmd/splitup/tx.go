@@ -15,6 +15,7 @@ import (
 
 	"github.com/splitup/splitup/chain"
 	"github.com/splitup/splitup/contract"
+	"github.com/splitup/splitup/internal/cli"
 )
 
 // txCommand is one 'splitup tx' subcommand: it declares its flags and
@@ -178,19 +179,22 @@ func txAmount(mk func(uint64) contract.Msg) func(fs *flag.FlagSet) func() (contr
 }
 
 func txRegisterNode(fs *flag.FlagSet) func() (contract.Msg, error) {
-	vram := fs.String("vram", "", "declared VRAM, e.g. 8GiB, 512MiB or bytes")
+	vram := fs.String("vram", "", "declared VRAM, e.g. 8GiB, 512MiB, 1.5GB or bytes")
 	backends := fs.String("backends", "cpu", "comma-separated backends")
 	p2p := fs.String("p2p-addr", "", "the node's libp2p multiaddr")
 	stake := fs.Uint64("stake", 0, "base units to bond (≥ base + perGiB × VRAM; see 'splitup query params')")
 	return func() (contract.Msg, error) {
-		v, err := txParseBytes(*vram)
+		v, err := cli.ParseSize(*vram)
 		if err != nil {
 			return nil, usagef("--vram: %v", err)
+		}
+		if v <= 0 {
+			return nil, usagef("--vram must be above 0, e.g. 8GiB")
 		}
 		if *stake == 0 {
 			return nil, usagef("--stake is required (base units)")
 		}
-		return &contract.RegisterNode{VRAMBytes: v, Backends: txSplit(*backends), P2PAddr: *p2p, Stake: *stake}, nil
+		return &contract.RegisterNode{VRAMBytes: uint64(v), Backends: txSplit(*backends), P2PAddr: *p2p, Stake: *stake}, nil
 	}
 }
 
@@ -320,29 +324,6 @@ func txSplit(s string) []string {
 		}
 	}
 	return out
-}
-
-// txParseBytes parses "8GiB", "512MiB", "1024KiB" or a plain byte count.
-func txParseBytes(s string) (uint64, error) {
-	units := []struct {
-		suffix string
-		mul    uint64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
-	mul := uint64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mul = strings.TrimSuffix(s, u.suffix), u.mul
-			break
-		}
-	}
-	v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
-	if err != nil || v == 0 {
-		return 0, fmt.Errorf("want a size such as 8GiB, 512MiB or a byte count")
-	}
-	if v > (1<<64-1)/mul {
-		return 0, fmt.Errorf("size overflows")
-	}
-	return v * mul, nil
 }
 
 func txReadJSON(path string, v any) error {
