@@ -27,9 +27,11 @@
 //     calls, CheckTx included.
 //
 // Clients build txs with NewTx, sign them with Tx.Sign and send EncodeTx's
-// bytes. Every failure of a tx is a Code* result with a deterministic Log;
-// a failed tx changes nothing, not even the fee or the nonce. Go errors are
-// returned only by constructors, decoders and Query.
+// bytes. Every failure of a tx is a Code* result with a deterministic Log.
+// A tx that fails the checks CheckTx also makes (encoding, chain id,
+// signature, nonce, fee) changes nothing; one whose message then fails in
+// DeliverTx pays its fee and uses its nonce, and changes nothing else. Go
+// errors are returned only by constructors, decoders and Query.
 //
 // # Timing
 //
@@ -54,4 +56,16 @@
 // the user. Payments are released after the challenge window once
 // verification is resolved; the rest of the escrow returns to the user when
 // every task is settled or cancelled. Supply() never changes after genesis.
+//
+// # Custody, cancellation, retention
+//
+// Commitments that contradict each other (a tensor's root as one task
+// produced it and another consumed it, or the step count) are all taken:
+// the tasks are marked disputed and verified whatever their draw, and a
+// disputed task is paid only if its own verification passed and a
+// contradicting task's caught that one cheating. Cancelling (or a failed
+// execution) cancels the tasks not yet assigned; a running task may still
+// commit the steps it ran until its deadline. Only the requester reports a
+// task's node as failed. An execution is dropped from the state RetainNanos
+// after it settles.
 package contract
