@@ -12,6 +12,17 @@ type Engine interface {
 	NewSession(ctx context.Context) (Session, error)
 }
 
+// SizedEngine is an Engine that can open a session for a known number of
+// positions. A request's prompt and max_tokens bound how many it runs, and
+// a smaller session may cost less: a chain execution escrows its fee and
+// times its tasks by the positions it may run.
+type SizedEngine interface {
+	Engine
+	// NewSessionFor is NewSession for a conversation that runs at most
+	// positions tokens.
+	NewSessionFor(ctx context.Context, positions int) (Session, error)
+}
+
 // Session holds the KV cache(s) of one conversation. The gateway uses a
 // Session from one goroutine at a time.
 type Session interface {

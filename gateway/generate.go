@@ -57,7 +57,7 @@ func (s *Service) generate(ctx context.Context, g wire.GenerateRequest, emit fun
 	defer s.release()
 
 	run := &generation{svc: s, m: m, req: g, emit: emit, sampler: sample.New(scfg), greedy: scfg.Temperature == 0,
-		filter: newTextFilter(g.Stop), history: toInt32(prompt)}
+		filter: newTextFilter(g.Stop), history: toInt32(prompt), positions: min(m.ContextLength, len(prompt)+g.MaxTokens)}
 	defer run.close()
 	res, err := run.loop(ctx)
 	res.PromptTokens = len(prompt)
@@ -90,9 +90,12 @@ type generation struct {
 	filter  *textFilter
 	sess    Session
 	history []int32 // every token the session has been (or will be) fed, prompt first
-	done    int     // how many of history the current session has run
-	text    []byte
-	rebuild int
+	// positions bounds the tokens a session of this request runs: the
+	// prompt and max_tokens (the last token generated is never run).
+	positions int
+	done      int // how many of history the current session has run
+	text      []byte
+	rebuild   int
 }
 
 // loop prefills the prompt, then samples until a stop condition.
@@ -177,7 +180,7 @@ func (r *generation) finish(res wire.GenerateResult, reason string) (wire.Genera
 func (r *generation) forward(ctx context.Context, step func(sess Session, tokens []int32, pos int) error) error {
 	for {
 		if r.sess == nil {
-			sess, err := r.m.Engine.NewSession(ctx)
+			sess, err := r.open(ctx)
 			if err != nil {
 				return fmt.Errorf("open session: %w", err)
 			}
@@ -194,6 +197,14 @@ func (r *generation) forward(ctx context.Context, step func(sess Session, tokens
 		r.rebuild++
 		r.close()
 	}
+}
+
+// open opens a session sized to the request where the engine can.
+func (r *generation) open(ctx context.Context) (Session, error) {
+	if se, ok := r.m.Engine.(SizedEngine); ok {
+		return se.NewSessionFor(ctx, r.positions)
+	}
+	return r.m.Engine.NewSession(ctx)
 }
 
 func (r *generation) close() {

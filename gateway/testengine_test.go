@@ -169,3 +169,17 @@ func (s *testSession) Close() error {
 	s.e.mu.Unlock()
 	return nil
 }
+
+// sizedEngine is a testEngine that records the positions each session was
+// opened for.
+type sizedEngine struct {
+	*testEngine
+	sizes []int
+}
+
+func (e *sizedEngine) NewSessionFor(ctx context.Context, positions int) (Session, error) {
+	e.mu.Lock()
+	e.sizes = append(e.sizes, positions)
+	e.mu.Unlock()
+	return e.NewSession(ctx)
+}

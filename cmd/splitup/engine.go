@@ -27,7 +27,8 @@ type chainEngine struct {
 	tasks     []pipeline.Task
 	maxTokens uint32 // positions one execution may run (the model's context)
 	vocab     int    // the model's vocabulary size
-	maxFee    uint64 // escrow per execution, base units
+	info      contract.ModelInfo
+	params    contract.Params // the price parameters, read at start
 }
 
 // newChainEngine reads the model and the price parameters from the chain.
@@ -43,12 +44,10 @@ func newChainEngine(ctx context.Context, c chain.Client, s *chain.Signer, h *p2p
 	if err := queryInto(ctx, c, "params", &p); err != nil {
 		return nil, err
 	}
-	e := &chainEngine{client: c, signer: s, host: h, model: model, tasks: pipeline.TasksOf(&m), maxTokens: uint32(contextLen), vocab: vocab}
-	fee, err := executionFee(p, &m, e.maxTokens)
-	if err != nil {
+	e := &chainEngine{client: c, signer: s, host: h, model: model, tasks: pipeline.TasksOf(&m), maxTokens: uint32(contextLen), vocab: vocab, info: m, params: p}
+	if _, err := executionFee(p, &m, e.maxTokens); err != nil {
 		return nil, err
 	}
-	e.maxFee = fee
 	return e, nil
 }
 
@@ -73,14 +72,29 @@ func executionFee(p contract.Params, m *contract.ModelInfo, tokens uint32) (uint
 	return total.Uint64(), nil
 }
 
-// NewSession requests an execution and opens its pipeline; node streams
-// open on the first Forward, once the chain has assigned the tasks.
+// NewSession is NewSessionFor the model's whole context.
 func (e *chainEngine) NewSession(ctx context.Context) (gateway.Session, error) {
+	return e.NewSessionFor(ctx, int(e.maxTokens))
+}
+
+// NewSessionFor requests an execution of at most positions tokens (the
+// model's context at most: its escrow and its tasks' deadlines grow with
+// them) and opens its pipeline; node streams open on the first Forward,
+// once the chain has assigned the tasks.
+func (e *chainEngine) NewSessionFor(ctx context.Context, positions int) (gateway.Session, error) {
+	tokens := e.maxTokens
+	if positions > 0 && positions < int(tokens) {
+		tokens = uint32(positions)
+	}
+	fee, err := executionFee(e.params, &e.info, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", gateway.ErrUnavailable, err)
+	}
 	// Once submitted the request lands on chain whether or not the client
 	// waits: wait for its block regardless, so that its execution is known
 	// and can be cancelled, and its escrow refunded, if the client is gone.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
-	id, err := pipeline.RequestExecution(rctx, e.signer, e.model, e.maxFee, e.maxTokens)
+	id, err := pipeline.RequestExecution(rctx, e.signer, e.model, fee, tokens)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", gateway.ErrUnavailable, err)
