@@ -368,22 +368,23 @@ func (d *Daemon) authorize(ctx context.Context, client p2p.PeerID, sessionID str
 	if err != nil || contract.Address(pub) != e.Requester {
 		return time.Time{}, fmt.Errorf("execution %d was requested by %s, not by peer %s", id, e.Requester, client)
 	}
-	return sessionUntil(time.Now(), time.Unix(0, t.Deadline)), nil
+	return sessionUntil(time.Now(), time.Unix(0, t.Deadline), max(minCommitMargin, d.cfg.Heartbeat)), nil
 }
 
-// commitMargin is how long before its task's deadline a session ends, for
-// the commitment to reach a block.
-const commitMargin = 5 * time.Second
+// minCommitMargin is the least time before its task's deadline a session
+// ends, for its commitment to reach a block; a node allows one heartbeat
+// interval if that is longer (its txs are expected within one).
+const minCommitMargin = 5 * time.Second
 
 // sessionUntil is when a session opened at now for a task due at deadline
-// ends: commitMargin before the deadline, or halfway there when the
-// deadline is closer than twice the margin.
-func sessionUntil(now, deadline time.Time) time.Time {
+// ends: margin before the deadline, or halfway there when the deadline is
+// closer than twice the margin.
+func sessionUntil(now, deadline time.Time, margin time.Duration) time.Time {
 	left := deadline.Sub(now)
-	if left < 2*commitMargin {
+	if left < 2*margin {
 		return now.Add(max(left/2, 0))
 	}
-	return deadline.Add(-commitMargin)
+	return deadline.Add(-margin)
 }
 
 // commit sends the session's roots on chain and keeps its record.

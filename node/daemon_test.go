@@ -59,19 +59,20 @@ func TestSessionEndsAtDeadline(t *testing.T) {
 	}
 }
 
-// TestSessionUntil: a session ends 5 s before its task's deadline, or
-// halfway there when the deadline is closer than 10 s, and at once when it
-// has passed.
+// TestSessionUntil: a session ends the margin before its task's deadline,
+// or halfway there when the deadline is closer than twice the margin, and
+// at once when it has passed.
 func TestSessionUntil(t *testing.T) {
 	now := time.Unix(1000, 0)
-	for _, c := range []struct{ left, want time.Duration }{
-		{time.Minute, 55 * time.Second},
-		{10 * time.Second, 5 * time.Second},
-		{4 * time.Second, 2 * time.Second},
-		{-time.Second, 0},
+	for _, c := range []struct{ left, margin, want time.Duration }{
+		{time.Minute, 5 * time.Second, 55 * time.Second},
+		{10 * time.Second, 5 * time.Second, 5 * time.Second},
+		{4 * time.Second, 5 * time.Second, 2 * time.Second},
+		{-time.Second, 5 * time.Second, 0},
+		{10 * time.Minute, 30 * time.Second, 570 * time.Second},
 	} {
-		if got := node.SessionUntil(now, now.Add(c.left)).Sub(now); got != c.want {
-			t.Errorf("deadline in %v: session ends after %v, want %v", c.left, got, c.want)
+		if got := node.SessionUntil(now, now.Add(c.left), c.margin).Sub(now); got != c.want {
+			t.Errorf("deadline in %v, margin %v: session ends after %v, want %v", c.left, c.margin, got, c.want)
 		}
 	}
 }
