@@ -92,6 +92,10 @@ func (p Params) Validate() error {
 		return fmt.Errorf("%w: max_attempts must be 1..%d", ErrParams, maxAttemptCap)
 	case p.ChallengeNanos < 0 || p.ChallengeNanos > maxNanos:
 		return fmt.Errorf("%w: challenge_nanos out of range", ErrParams)
+	case p.UnbondingNanos < p.ChallengeNanos:
+		// Unbonding stake can be slashed; stake released sooner than a
+		// commitment can be disputed would let a cheater unstake first.
+		return fmt.Errorf("%w: unbonding_nanos (%d) must be at least challenge_nanos (%d): stake must stay slashable while a commitment can be disputed", ErrParams, p.UnbondingNanos, p.ChallengeNanos)
 	case p.VerifyPPM > PPM || p.CollusionPPM >= PPM:
 		return fmt.Errorf("%w: verify_ppm must be ≤ %d and collusion_ppm < %d", ErrParams, PPM, PPM)
 	case p.SlashBP > maxSlashBP || p.RewardBP > maxRewardBP:
