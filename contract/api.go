@@ -265,7 +265,9 @@ type RegisterNode struct {
 type Stake struct{ Amount uint64 }
 
 // Unstake starts unbonding Amount; it returns to the balance after
-// Params.UnbondingNanos of block time. Unbonding stake can still be slashed.
+// Params.UnbondingNanos of block time, and not while a verification that
+// may slash the node (of its commitment, or one it took part in as a
+// validator) is unresolved. Unbonding stake can still be slashed.
 type Unstake struct{ Amount uint64 }
 
 // TaskRef names one task of one model.

@@ -67,5 +67,6 @@
 // execution) cancels the tasks not yet assigned; a running task may still
 // commit the steps it ran until its deadline. Only the requester reports a
 // task's node as failed. An execution is dropped from the state RetainNanos
-// after it settles.
+// after it settles. Unbonding stake (at least ChallengeNanos) is released
+// only once no unresolved verification may slash its node.
 package contract

@@ -154,15 +154,20 @@ func (s *st) heartbeat(c *txCtx, _ *Heartbeat) TxResult {
 	return ok()
 }
 
-// releaseUnbonding returns matured unbonding stake to balances.
+// releaseUnbonding returns matured unbonding stake to balances, except a
+// node's while a pending verdict may still slash it (see bound).
 func (s *st) releaseUnbonding() []Event {
 	var evs []Event
+	var held map[Address]bool // built at the first matured entry
 	for _, a := range s.nodeKeys() {
 		n := s.nodes[a]
 		keep := n.Unbonding[:0]
 		var released uint64
 		for _, u := range n.Unbonding {
-			if u.Release <= s.header.TimeUnixNano {
+			if u.Release <= s.header.TimeUnixNano && held == nil {
+				held = s.bound()
+			}
+			if u.Release <= s.header.TimeUnixNano && !held[a] {
 				released += u.Amount
 			} else {
 				keep = append(keep, u)
@@ -195,4 +200,31 @@ func (s *st) expireNodes() ([]Address, []Event) {
 		}
 	}
 	return off, evs
+}
+
+// bound lists the nodes a pending verdict may slash: the node of a
+// committed task not yet drawn or whose verification is unresolved, and
+// the validators of an unresolved verification (a tie-breaker may find
+// against them). Their unbonding stake stays until that is over. A node
+// merely busy with other work is not held: a task not drawn for
+// verification can no longer cost it stake.
+func (s *st) bound() map[Address]bool {
+	b := map[Address]bool{}
+	for _, id := range s.active {
+		for i := range s.execs[id].Tasks {
+			t := &s.execs[id].Tasks[i]
+			if t.State != taskCommitted {
+				continue
+			}
+			switch v := &t.Verify; v.State {
+			case vUndrawn, vNeedFirst:
+				b[t.Node] = true
+			case vFirst, vTie:
+				b[t.Node], b[v.Validator], b[v.First] = true, true, true
+			case vNeedTie:
+				b[t.Node], b[v.First] = true, true
+			}
+		}
+	}
+	return b
 }
