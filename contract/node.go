@@ -164,10 +164,11 @@ func (s *st) releaseUnbonding() []Event {
 		keep := n.Unbonding[:0]
 		var released uint64
 		for _, u := range n.Unbonding {
-			if u.Release <= s.header.TimeUnixNano && held == nil {
+			matured := u.Release <= s.header.TimeUnixNano
+			if matured && held == nil {
 				held = s.bound()
 			}
-			if u.Release <= s.header.TimeUnixNano && !held[a] {
+			if matured && !held[a] {
 				released += u.Amount
 			} else {
 				keep = append(keep, u)

@@ -77,8 +77,8 @@ func deliverAll(t *testing.T, raw []byte, g *txGen, a, b *harness, restored *Sta
 	}
 	charged := tx != nil && a.s.accounts[tx.Signer] != nil && a.s.accounts[tx.Signer].Nonce != nonce0
 	if ra.Code != CodeOK {
-		undo := func(sign uint64) { // take back (or give again) the fee and the nonce
-			if sign > 0 {
+		undo := func(back bool) { // take back (or give again) the fee and the nonce
+			if back {
 				a.s.debit(PoolAddress, tx.Fee)
 				a.s.credit(tx.Signer, tx.Fee)
 				a.s.acct(tx.Signer).Nonce--
@@ -93,11 +93,11 @@ func deliverAll(t *testing.T, raw []byte, g *txGen, a, b *harness, restored *Sta
 			}
 		}
 		if charged { // the message failed: the fee and the nonce only
-			undo(1)
+			undo(true)
 		}
 		same := bytes.Equal(before, a.s.Snapshot())
 		if charged {
-			undo(0)
+			undo(false)
 		}
 		if !same {
 			t.Fatalf("failed tx (code %d: %s, charged %v) changed more than its fee and nonce", ra.Code, ra.Log, charged)

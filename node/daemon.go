@@ -471,7 +471,7 @@ func (d *Daemon) pruneRecords(ctx context.Context, window time.Duration) {
 			d.mu.Lock()
 			for _, task := range tasks {
 				k := execTask{exec, task}
-				if _, ok := d.records[k]; ok && (e == nil || d.settled(e, task)) {
+				if _, ok := d.records[k]; ok && (e == nil || recordDone(e, task, d.addr)) {
 					delete(d.records, k)
 					d.stats.Pruned++
 					pruned++
@@ -488,15 +488,11 @@ func (d *Daemon) pruneRecords(ctx context.Context, window time.Duration) {
 	}
 }
 
-// settled reports whether this node's record of task of e is no longer
+// recordDone reports whether node self's record of task of e is no longer
 // needed: the task settled or was cancelled, or it is another node's now.
 // Only the task's state counts: a task committed before its execution was
 // cancelled or failed is still settled later, after the challenge window
 // and any verification, which fetches this record.
-func (d *Daemon) settled(e *contract.ExecutionInfo, task uint32) bool {
-	return recordDone(e, task, d.addr)
-}
-
 func recordDone(e *contract.ExecutionInfo, task uint32, self contract.Address) bool {
 	if int(task) >= len(e.Tasks) {
 		return true
