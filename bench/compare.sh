@@ -9,6 +9,8 @@
 # that engine's run (bw_GBs shows the range of the round's three readings).
 # Needs ../shared/bench (the llama.cpp harness and stream.c) and, for the
 # first run, the npm registry. Models are written into WORK_DIR, never the repo.
+# PREBUILT=1 builds nothing: WORK_DIR already holds splitup, engine, stream,
+# llamacpp_tp_bench and llama.cpp's libraries (a machine without Go or npm).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
@@ -20,6 +22,7 @@ bins=$work/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 
 setup_llamacpp() {
   [ -x "$work/llamacpp_tp_bench" ] && return
+  [ -n "${PREBUILT:-}" ] && { echo "PREBUILT: $work/llamacpp_tp_bench is missing" >&2; exit 2; }
   (cd "$work" && [ -f package.json ] || npm init -y >/dev/null
    NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=optional --no-audit --no-fund \
      node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64@3.22.1 >/dev/null)
@@ -35,7 +38,13 @@ setup_llamacpp() {
 }
 
 setup_models() {
-  (cd "$root" && go build -o "$work/splitup" ./cmd/splitup && go build -o "$work/engine" ./bench/engine)
+  if [ -n "${PREBUILT:-}" ]; then
+    for b in splitup engine stream; do
+      [ -x "$work/$b" ] || { echo "PREBUILT: $work/$b is missing" >&2; exit 2; }
+    done
+  else
+    (cd "$root" && go build -o "$work/splitup" ./cmd/splitup && go build -o "$work/engine" ./bench/engine)
+  fi
   [ -x "$work/stream" ] || gcc -O3 -march=native -fopenmp -o "$work/stream" "$shared/bench/stream.c"
   for m in $MODELS; do
     f=$work/$m.gguf
@@ -63,7 +72,7 @@ for round in $(seq "$ROUNDS"); do
     bw1=$(bandwidth)
     ours=$("$work/engine" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS")
     bw2=$(bandwidth)
-    lc=$(GGML_BACKEND_DIR="$bins" "$work/llamacpp_tp_bench" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS" 2>/dev/null)
+    lc=$(GGML_BACKEND_DIR="$bins" LD_LIBRARY_PATH="$bins" "$work/llamacpp_tp_bench" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS" 2>/dev/null)
     bw3=$(bandwidth)
     od=$(echo "$ours" | field decode_tps_median); op=$(echo "$ours" | field prefill_tps_median)
     ld=$(echo "$lc" | field decode_tps_median); lp=$(echo "$lc" | field prefill_tps_median)

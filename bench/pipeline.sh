@@ -17,6 +17,8 @@
 # is the nodes' own compute time per token (from their "session done" log
 # lines), which splits the gap into arithmetic and messaging (msg_ms/token:
 # the devnet's time per token minus that compute).
+# PREBUILT=1 builds nothing: WORK_DIR/bin already holds splitup, splitup-node
+# and ssetime (a machine without Go).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$root/../pipeline-bench}
@@ -28,7 +30,13 @@ case $SHAPE in
 esac
 NODES=${NODES:-8} VRAM=${VRAM:-$vram} TOKENS=${TOKENS:-200} ROUNDS=${ROUNDS:-3}
 mkdir -p "$work/bin"
-(cd "$root" && go build -o "$work/bin/" ./cmd/splitup ./cmd/splitup-node ./bench/ssetime)
+if [ -n "${PREBUILT:-}" ]; then
+  for b in splitup splitup-node ssetime; do
+    [ -x "$work/bin/$b" ] || { echo "PREBUILT: $work/bin/$b is missing" >&2; exit 2; }
+  done
+else
+  (cd "$root" && go build -o "$work/bin/" ./cmd/splitup ./cmd/splitup-node ./bench/ssetime)
+fi
 model=$work/m$SHAPE.gguf
 [ -f "$model" ] || "$work/bin/splitup" synth --out "$model" "${shape[@]}" --context 512 --seed 1 >/dev/null
 
