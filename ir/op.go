@@ -33,7 +33,9 @@ const (
 	OpRelu
 	// OpAttention(q [H*hs], k [KV*hs], v [KV*hs], pos i32 [], kcache state [C KV*hs],
 	// vcache state [C KV*hs]; Heads, KVHeads, HeadSize) -> [H*hs]. Appends k, v
-	// at rows pos to the caches, then attends causally over rows 0..pos.
+	// at position pos to the caches, then attends causally over positions
+	// 0..pos. The caches' contents are the kernels' own (kv head by head,
+	// C positions each), never read by anything else.
 	OpAttention
 	// OpReshape(x S; Shape) -> Shape with the same element count.
 	OpReshape

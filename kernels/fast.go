@@ -192,8 +192,7 @@ func (f *FastKernels) Attention(out, q, k, v []float32, n int, pos []int32, kc, 
 	if err := checkAttention(out, q, k, v, n, pos, kc, vc, ctx, heads, kvHeads, headSize); err != nil {
 		return err
 	}
-	kvDim := kvHeads * headSize
-	storeKV(k, v, pos, kc, vc, kvDim)
+	storeKV(k, v, pos, kc, vc, ctx, kvHeads, headSize)
 	var work int64
 	for _, p := range pos {
 		work += int64(p+1) * int64(heads) * int64(headSize) * 2
@@ -206,12 +205,12 @@ func (f *FastKernels) Attention(out, q, k, v []float32, n int, pos []int32, kc, 
 			g := h / (heads / kvHeads)
 			qh := q[u*headSize:][:headSize]
 			a := att[:pos[t]+1]
-			f.scores(a, qh, kc[g*headSize:], kvDim)
+			f.scores(a, qh, kc[g*ctx*headSize:], headSize)
 			for j := range a {
 				a[j] /= scale
 			}
 			softmaxRowFast(f.simd, a, a)
-			weightedSum(f.simd, out[u*headSize:][:headSize], a, vc[g*headSize:], kvDim)
+			weightedSum(f.simd, out[u*headSize:][:headSize], a, vc[g*ctx*headSize:], headSize)
 		}
 	})
 	return nil

@@ -43,11 +43,14 @@ type Kernels interface {
 	// Mul writes a*b elementwise with the broadcasting of Add. out may be a.
 	Mul(out, a, b []float32)
 	// Attention first writes the n rows of k and v (each kvHeads*headSize
-	// wide) into rows pos[t] of the caches kc and vc (ctx rows each), then,
-	// for each row t and head h, attends causally with q's head h over
-	// cache rows 0..pos[t] of kv head h/(heads/kvHeads), writing
-	// out[t*heads*headSize + h*headSize:][:headSize]. It fails, changing
-	// nothing, when a position is outside [0, ctx).
+	// wide) at positions pos[t] of the caches kc and vc, then, for each row
+	// t and head h, attends causally with q's head h over positions
+	// 0..pos[t] of kv head g = h/(heads/kvHeads), writing
+	// out[t*heads*headSize + h*headSize:][:headSize]. A cache holds its kv
+	// heads one after the other, ctx positions each: position p of head g
+	// is kc[(g*ctx+p)*headSize:][:headSize], so a head's keys and values
+	// are each one sequential run. It fails, changing nothing, when a
+	// position is outside [0, ctx).
 	Attention(out, q, k, v []float32, n int, pos []int32, kc, vc []float32, ctx, heads, kvHeads, headSize int) error
 }
 
@@ -141,11 +144,16 @@ func checkAttention(out, q, k, v []float32, n int, pos []int32, kc, vc []float32
 	return nil
 }
 
-// storeKV copies the new keys and values into their cache rows.
-func storeKV(k, v []float32, pos []int32, kc, vc []float32, kvDim int) {
+// storeKV copies the new keys and values into the caches, each kv head's
+// part of a row to that head's run of ctx positions.
+func storeKV(k, v []float32, pos []int32, kc, vc []float32, ctx, kvHeads, headSize int) {
+	kvDim := kvHeads * headSize
 	for t, p := range pos {
-		copy(kc[int(p)*kvDim:(int(p)+1)*kvDim], k[t*kvDim:(t+1)*kvDim])
-		copy(vc[int(p)*kvDim:(int(p)+1)*kvDim], v[t*kvDim:(t+1)*kvDim])
+		for g := 0; g < kvHeads; g++ {
+			at := (g*ctx + int(p)) * headSize
+			copy(kc[at:at+headSize], k[t*kvDim+g*headSize:][:headSize])
+			copy(vc[at:at+headSize], v[t*kvDim+g*headSize:][:headSize])
+		}
 	}
 }
 

@@ -292,8 +292,7 @@ func (reference) Attention(out, q, k, v []float32, n int, pos []int32, kc, vc []
 	if err := checkAttention(out, q, k, v, n, pos, kc, vc, ctx, heads, kvHeads, headSize); err != nil {
 		return err
 	}
-	kvDim := kvHeads * headSize
-	storeKV(k, v, pos, kc, vc, kvDim)
+	storeKV(k, v, pos, kc, vc, ctx, kvHeads, headSize)
 	att := make([]float32, ctx)
 	scale := sqrt32(float32(headSize))
 	for t := 0; t < n; t++ {
@@ -302,7 +301,7 @@ func (reference) Attention(out, q, k, v []float32, n int, pos []int32, kc, vc []
 			qh := q[(t*heads+h)*headSize:][:headSize]
 			a := att[:pos[t]+1]
 			for j := range a {
-				a[j] = dotF32(qh, kc[j*kvDim+g*headSize:][:headSize]) / scale
+				a[j] = dotF32(qh, kc[(g*ctx+j)*headSize:][:headSize]) / scale
 			}
 			softmaxRow(a, a)
 			o := out[(t*heads+h)*headSize:][:headSize]
@@ -310,7 +309,7 @@ func (reference) Attention(out, q, k, v []float32, n int, pos []int32, kc, vc []
 				o[d] = 0
 			}
 			for j, aj := range a {
-				vj := vc[j*kvDim+g*headSize:][:headSize]
+				vj := vc[(g*ctx+j)*headSize:][:headSize]
 				for d := range o {
 					o[d] += float32(aj * vj[d])
 				}
