@@ -34,16 +34,17 @@ type Client interface {
 	// Status reports the node's latest block.
 	Status(ctx context.Context) (*Status, error)
 	// Subscribe delivers, in block order, the events whose type is in types
-	// (all events if types is empty) until ctx ends; then the channel closes.
+	// (all events if types is empty) until ctx ends or the client closes;
+	// then the channel closes.
 	Subscribe(ctx context.Context, types ...string) (<-chan BlockEvent, error)
 	// Watch delivers the events of type typ whose attribute key equals
-	// value, from txs and from block-level events, until ctx ends; then the
-	// channel closes. Only matching txs and blocks are sent by the
+	// value, from txs and from block-level events, until ctx ends or the
+	// client closes; then the channel closes. Only matching txs and blocks are sent by the
 	// validator, so it costs an idle watcher nothing per block; events of
 	// different blocks may arrive out of block order. A client holds one
 	// Watch of the same (typ, key, value) at a time.
 	Watch(ctx context.Context, typ, key, value string) (<-chan BlockEvent, error)
-	// Close releases the connection.
+	// Close releases the connection and ends every Subscribe and Watch.
 	Close() error
 }
 
@@ -132,6 +133,7 @@ type RPCClient struct {
 	started bool            // the NewBlock subscription is running
 	watches map[string]bool // the conditions of the running Watch calls
 	subs    map[*subscriber]struct{}
+	closed  chan struct{} // closed by Close: ends every subscription and watch
 }
 
 var _ Client = (*RPCClient)(nil)
@@ -146,7 +148,8 @@ func Dial(url string) (*RPCClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpc client %s: %w", url, err)
 	}
-	return &RPCClient{rpc: c, poll: 50 * time.Millisecond, subs: map[*subscriber]struct{}{}, watches: map[string]bool{}}, nil
+	return &RPCClient{rpc: c, poll: 50 * time.Millisecond, subs: map[*subscriber]struct{}{}, watches: map[string]bool{},
+		closed: make(chan struct{})}, nil
 }
 
 // BroadcastTx implements Client: Submit, then WaitTx.
@@ -261,10 +264,16 @@ func (c *RPCClient) BlockAppHash(ctx context.Context, height int64) (string, err
 	return hex.EncodeToString(b.Block.AppHash), nil
 }
 
-// Close implements Client.
+// Close implements Client. It closes the channels of every Subscribe and
+// Watch; the client cannot be used for them again.
 func (c *RPCClient) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
 	if !c.wsOpen {
 		return nil
 	}

@@ -184,4 +184,30 @@ func TestClient(t *testing.T) {
 	if err != nil || st.ChainID != "client-test" || st.Height < results[1].Height {
 		t.Errorf("status %+v, %v", st, err)
 	}
+
+	// Close ends the subscriptions and watches whose contexts still run.
+	live, err := c.Watch(context.Background(), contract.EventTransfer, "to", mine.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]<-chan chain.BlockEvent{"subscription": events, "watch": live} {
+		timeout := time.After(10 * time.Second)
+	drain:
+		for {
+			select {
+			case _, open := <-ch:
+				if !open {
+					break drain
+				}
+			case <-timeout:
+				t.Fatalf("the %s's channel stayed open after Close", name)
+			}
+		}
+	}
+	if _, err := c.Subscribe(context.Background()); err == nil {
+		t.Error("Subscribe after Close succeeded")
+	}
 }

@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -25,6 +26,9 @@ const unsubscribeTimeout = 5 * time.Second
 // websocket was reconnecting are missed; reconcile with Query after a gap in
 // Height.
 func (c *RPCClient) Subscribe(ctx context.Context, types ...string) (<-chan BlockEvent, error) {
+	if c.isClosed() {
+		return nil, errClosed
+	}
 	if err := c.startEvents(); err != nil {
 		return nil, err
 	}
@@ -39,7 +43,7 @@ func (c *RPCClient) Subscribe(ctx context.Context, types ...string) (<-chan Bloc
 	c.subs[s] = struct{}{}
 	c.mu.Unlock()
 	go func() {
-		s.run(ctx)
+		s.run(ctx, c.closed)
 		c.mu.Lock()
 		delete(c.subs, s)
 		c.mu.Unlock()
@@ -84,6 +88,9 @@ func (c *RPCClient) startWebsocket() error {
 func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan BlockEvent, error) {
 	if !queryWord.MatchString(typ) || !queryWord.MatchString(key) || strings.ContainsAny(value, `'\`) {
 		return nil, fmt.Errorf("watch: event %q attribute %q value %q cannot be queried", typ, key, value)
+	}
+	if c.isClosed() {
+		return nil, errClosed
 	}
 	cond := fmt.Sprintf(" AND %s.%s='%s'", typ, key, value)
 	c.mu.Lock()
@@ -142,6 +149,8 @@ func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan B
 			select {
 			case <-ctx.Done():
 				return
+			case <-c.closed:
+				return
 			case ev, open := <-chans[0]:
 				if !open {
 					return // the client closed
@@ -159,8 +168,20 @@ func (c *RPCClient) Watch(ctx context.Context, typ, key, value string) (<-chan B
 			}
 		}
 	}()
-	go s.run(ctx)
+	go s.run(ctx, c.closed)
 	return s.out, nil
+}
+
+// errClosed is returned by Subscribe and Watch after Close.
+var errClosed = errors.New("chain client: closed")
+
+func (c *RPCClient) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
 }
 
 // queryWord is what an event type or attribute key must look like to be
@@ -177,9 +198,20 @@ func txEvents(tx cmttypes.EventDataTx) []BlockEvent {
 	return out
 }
 
-// pump fans the NewBlock stream out to the subscribers.
+// pump fans the NewBlock stream out to the subscribers until the stream
+// or the client closes.
 func (c *RPCClient) pump(ch <-chan ctypes.ResultEvent) {
-	for ev := range ch {
+	for {
+		var ev ctypes.ResultEvent
+		select {
+		case <-c.closed:
+			return
+		case e, open := <-ch:
+			if !open {
+				return
+			}
+			ev = e
+		}
 		nb, ok := ev.Data.(cmttypes.EventDataNewBlock)
 		if !ok || nb.Block == nil {
 			continue
@@ -238,7 +270,9 @@ func (s *subscriber) push(evs []BlockEvent) {
 	}
 }
 
-func (s *subscriber) run(ctx context.Context) {
+// run delivers the queue to out until ctx ends or closed closes, then
+// closes out.
+func (s *subscriber) run(ctx context.Context, closed <-chan struct{}) {
 	defer close(s.out)
 	for {
 		s.mu.Lock()
@@ -250,6 +284,8 @@ func (s *subscriber) run(ctx context.Context) {
 			case s.out <- e:
 			case <-ctx.Done():
 				return
+			case <-closed:
+				return
 			}
 		}
 		if len(batch) > 0 {
@@ -257,6 +293,8 @@ func (s *subscriber) run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-closed:
 			return
 		case <-s.wake:
 		}
