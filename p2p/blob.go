@@ -193,11 +193,22 @@ func (h *Host) serveBlob(ns network.Stream, store *BlobStore) {
 	}
 	buf := make([]byte, 256<<10)
 	off := int64(req.Offset)
+	w.until = time.Now().Add(h.cfg.WriteTimeout + serveTime(size-off, h.cfg.MinBlobRate))
 	if _, err := io.CopyBuffer(w, io.NewSectionReader(f, off, size-off), buf); err != nil {
 		_ = ns.Reset()
 		return
 	}
 	_ = ns.Close()
+}
+
+// serveTime is how long n bytes take at rate bytes per second, at most
+// a week.
+func serveTime(n, rate int64) time.Duration {
+	const most = 7 * 24 * time.Hour
+	if rate <= 0 || float64(n)/float64(rate) >= most.Seconds() {
+		return most
+	}
+	return time.Duration(float64(n) / float64(rate) * float64(time.Second))
 }
 
 // maxBlobServesPerPeer caps the blob requests served at once to one peer:

@@ -393,6 +393,56 @@ func TestFetchBusyPerPeer(t *testing.T) {
 	}
 }
 
+// TestFetchSlowReaderCutOff: a peer that reads a blob just fast enough to
+// beat each write's timeout is cut off once the serve falls behind
+// MinBlobRate, and its slot is free again.
+func TestFetchSlowReaderCutOff(t *testing.T) {
+	srv, cli, src, p := blobPair(t, func(c *Config) { c.WriteTimeout, c.MinBlobRate = time.Second, 16<<20 })
+	big := put(t, src, randomBytes(t, 64<<20)) // 5 s allowed; 25 s at the reader's 2.5 MiB/s
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns, err := cli.newStream(ctx, p, BlobProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Reset()
+	if _, err := ns.Write((&blobRequest{Hash: big}).encode()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readBlobResponse(ns); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	buf := make([]byte, 256<<10)
+	var got int
+	for {
+		n, err := io.ReadFull(ns, buf)
+		got += n
+		if err != nil {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("still served after %v (%d MiB read)", time.Since(start), got>>20)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got >= 64<<20 {
+		t.Fatalf("the slow reader got the whole blob in %v", time.Since(start))
+	}
+	for srv.blobPeersHeld() > 0 {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the cut-off serve still holds its slot")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if d := serveTime(1<<20, 1<<20); d != time.Second {
+		t.Errorf("serveTime(1 MiB, 1 MiB/s) = %v", d)
+	}
+	if d := serveTime(1<<62, 1); d != 7*24*time.Hour {
+		t.Errorf("serveTime of an absurd size = %v, want the week cap", d)
+	}
+}
+
 func TestBlobRequestDecoding(t *testing.T) {
 	r := blobRequest{Hash: Hash{1, 2}, Offset: 99}
 	got, err := decodeBlobRequest(r.encode())

@@ -64,4 +64,6 @@
 // their content. ServeBlobs answers the blob protocol from a store; Fetch
 // downloads a blob into a store, resuming an interrupted download from
 // where it stopped and verifying the hash before the blob becomes visible.
+// A host serves at most Config.MaxBlobServes blobs at once, two of them to
+// one peer, and cuts off a serve that falls behind Config.MinBlobRate.
 package p2p

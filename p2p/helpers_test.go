@@ -91,3 +91,14 @@ func mustStore(t testing.TB) *BlobStore {
 	}
 	return s
 }
+
+// blobPeersHeld counts the blob serves under way, over all peers.
+func (h *Host) blobPeersHeld() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.blobPeers {
+		n += c
+	}
+	return n
+}

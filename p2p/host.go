@@ -40,6 +40,8 @@ const (
 	DefaultDialTimeout = 10 * time.Second
 	// DefaultMaxBlobServes caps the blob requests served at once.
 	DefaultMaxBlobServes = 16
+	// DefaultMinBlobRate is the average rate a blob serve must keep (256 KiB/s).
+	DefaultMinBlobRate = int64(256) << 10
 )
 
 // Config configures a Host. Zero fields take the defaults above.
@@ -68,6 +70,13 @@ type Config struct {
 	// MaxBlobServes caps the blob requests this host serves at once; more
 	// are refused with a busy status. Default: DefaultMaxBlobServes.
 	MaxBlobServes int
+	// MinBlobRate is the average rate, in bytes per second, that a blob
+	// serve must keep: one that has not sent its bytes within WriteTimeout
+	// plus their size ÷ MinBlobRate is cut off, so a peer reading just fast
+	// enough to beat each write's timeout cannot hold a slot for hours.
+	// Fetch resumes a cut-off blob where it stopped. Default:
+	// DefaultMinBlobRate.
+	MinBlobRate int64
 }
 
 // Validate checks c and fills in defaults for zero fields.
@@ -83,7 +92,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("p2p config: listen address %q: %w", a, err)
 		}
 	}
-	if c.MaxTensorBytes < 0 || c.MaxMessageBytes < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.DialTimeout < 0 || c.MaxBlobServes < 0 {
+	if c.MaxTensorBytes < 0 || c.MaxMessageBytes < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.DialTimeout < 0 || c.MaxBlobServes < 0 || c.MinBlobRate < 0 {
 		return errors.New("p2p config: limits and timeouts must not be negative")
 	}
 	if c.MaxTensorBytes == 0 {
@@ -106,6 +115,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBlobServes == 0 {
 		c.MaxBlobServes = DefaultMaxBlobServes
+	}
+	if c.MinBlobRate == 0 {
+		c.MinBlobRate = DefaultMinBlobRate
 	}
 	return nil
 }

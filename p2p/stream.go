@@ -322,10 +322,11 @@ func deadline(d time.Duration) time.Time {
 }
 
 // deadlineWriter writes in chunks of at most writeChunk bytes, each under
-// a fresh write deadline.
+// a fresh write deadline, never later than until (if set).
 type deadlineWriter struct {
-	s network.Stream
-	d time.Duration
+	s     network.Stream
+	d     time.Duration
+	until time.Time
 }
 
 // Write writes p in chunks, each under a fresh write deadline.
@@ -333,7 +334,11 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		c := p[:min(len(p), writeChunk)]
-		if err := w.s.SetWriteDeadline(deadline(w.d)); err != nil {
+		dl := deadline(w.d)
+		if !w.until.IsZero() && (dl.IsZero() || w.until.Before(dl)) {
+			dl = w.until
+		}
+		if err := w.s.SetWriteDeadline(dl); err != nil {
 			return n, err
 		}
 		k, err := w.s.Write(c)
