@@ -4,6 +4,8 @@
 #
 # usage: bench/compare.sh [WORK_DIR]   (default ../lcpp-bench beside the checkout)
 #   THREADS (2) N_PROMPT (128) N_GEN (128) REPS (3) ROUNDS (2) MODELS ("260k 110m tinyllama-q8")
+# It ends with the medians over the rounds of each model's decode ratio and
+# fractions of the bound (ROUNDS > 1).
 # ours_bw% and lcpp_bw%: decode tok/s × weight bytes ÷ the stream "read"
 # bandwidth, the mean of the readings taken right before and right after
 # that engine's run (bw_GBs shows the range of the round's three readings).
@@ -63,6 +65,8 @@ field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
 setup_llamacpp
 setup_models
+rows=$(mktemp)
+trap 'rm -f "$rows"' EXIT
 printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw%
 for round in $(seq "$ROUNDS"); do
   for m in $MODELS; do
@@ -82,6 +86,19 @@ for round in $(seq "$ROUNDS"); do
       if (b2 < lo) lo = b2; if (b3 < lo) lo = b3; if (b2 > hi) hi = b2; if (b3 > hi) hi = b3
       ours = 100 * od * by / ((b1 + b2) / 2 * 1e9)
       lcpp = 100 * ld * by / ((b2 + b3) / 2 * 1e9)
-      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp }'
+      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp }' |
+      tee -a "$rows"
   done
 done
+# The bandwidth bound moves by a third within minutes here: the medians
+# over the rounds are the figures to quote.
+if [ "$ROUNDS" -gt 1 ]; then awk '
+  function med(s,   v, n, i, j, t) {
+    n = split(substr(s, 2), v, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  { d[$1] = d[$1] " " $7; o[$1] = o[$1] " " $10; l[$1] = l[$1] " " $11; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+  END { for (i = 1; i <= k; i++) { m = order[i]
+    printf "median of %d rounds: %-14s decode ratio %.2f, ours %.0f%% and llama.cpp %.0f%% of the bound\n", split(substr(d[m], 2), x, " "), m, med(d[m]), med(o[m]), med(l[m]) } }' "$rows"
+fi
