@@ -39,10 +39,10 @@ type Client interface {
 	Subscribe(ctx context.Context, types ...string) (<-chan BlockEvent, error)
 	// Watch delivers the events of type typ whose attribute key equals
 	// value, from txs and from block-level events, until ctx ends or the
-	// client closes; then the channel closes. Only matching txs and blocks are sent by the
-	// validator, so it costs an idle watcher nothing per block; events of
-	// different blocks may arrive out of block order. A client holds one
-	// Watch of the same (typ, key, value) at a time.
+	// client closes; then the channel closes. Only matching txs and blocks
+	// are sent by the validator, so it costs an idle watcher nothing per
+	// block; events of different blocks may arrive out of block order. A
+	// client holds one Watch of the same (typ, key, value) at a time.
 	Watch(ctx context.Context, typ, key, value string) (<-chan BlockEvent, error)
 	// Close releases the connection and ends every Subscribe and Watch.
 	Close() error
