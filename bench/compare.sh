@@ -7,12 +7,15 @@
 # It ends with the medians over the rounds of each model's decode ratio and
 # fractions of the bound (ROUNDS > 1).
 # ours_bw% and lcpp_bw%: decode tok/s × weight bytes ÷ the stream "read"
-# bandwidth, the mean of the readings taken right before and right after
-# that engine's run (bw_GBs shows the range of the round's three readings).
+# bandwidth (best of 4 passes), the mean of the readings taken right before
+# and right after that engine's run (bw_GBs shows the range of the round's
+# three readings). ours_med% and lcpp_med%: the same against the median of
+# 15 read passes (bench/readbw.c, read right after each stream reading),
+# the same statistic as the engines' own medians.
 # Needs ../shared/bench (the llama.cpp harness and stream.c) and, for the
 # first run, the npm registry. Models are written into WORK_DIR, never the repo.
 # PREBUILT=1 builds nothing: WORK_DIR already holds splitup, engine, stream,
-# llamacpp_tp_bench and llama.cpp's libraries (a machine without Go or npm).
+# readbw, llamacpp_tp_bench and llama.cpp's libraries (a machine without Go or npm).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
@@ -41,13 +44,14 @@ setup_llamacpp() {
 
 setup_models() {
   if [ -n "${PREBUILT:-}" ]; then
-    for b in splitup engine stream; do
+    for b in splitup engine stream readbw; do
       [ -x "$work/$b" ] || { echo "PREBUILT: $work/$b is missing" >&2; exit 2; }
     done
   else
     (cd "$root" && go build -o "$work/splitup" ./cmd/splitup && go build -o "$work/engine" ./bench/engine)
   fi
   [ -x "$work/stream" ] || gcc -O3 -march=native -fopenmp -o "$work/stream" "$shared/bench/stream.c"
+  [ -n "${PREBUILT:-}" ] || gcc -O3 -march=native -fopenmp -o "$work/readbw" "$root/bench/readbw.c"
   for m in $MODELS; do
     f=$work/$m.gguf
     [ -f "$f" ] && continue
@@ -60,33 +64,39 @@ setup_models() {
   done
 }
 
-bandwidth() { OMP_NUM_THREADS=$THREADS "$work/stream" 1024 5 2>/dev/null | sed -n 's/.*"read_gbs":\([0-9.]*\).*/\1/p'; }
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+# bandwidth prints the stream read rate (best pass) and readbw's median pass.
+bandwidth() {
+  echo "$(OMP_NUM_THREADS=$THREADS "$work/stream" 1024 5 2>/dev/null | field read_gbs)" \
+       "$(OMP_NUM_THREADS=$THREADS "$work/readbw" 1024 16 | field median_gbs)"
+}
 
 setup_llamacpp
 setup_models
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
-printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw%
+printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s %9s %9s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw% ours_med% lcpp_med%
 for round in $(seq "$ROUNDS"); do
   for m in $MODELS; do
     f=$work/$m.gguf
     # Bandwidth before and after each engine's run: it drifts within a run,
     # so each engine's bound uses the mean of the readings around it.
-    bw1=$(bandwidth)
+    read -r bw1 md1 <<<"$(bandwidth)"
     ours=$("$work/engine" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS")
-    bw2=$(bandwidth)
+    read -r bw2 md2 <<<"$(bandwidth)"
     lc=$(GGML_BACKEND_DIR="$bins" LD_LIBRARY_PATH="$bins" "$work/llamacpp_tp_bench" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS" 2>/dev/null)
-    bw3=$(bandwidth)
+    read -r bw3 md3 <<<"$(bandwidth)"
     od=$(echo "$ours" | field decode_tps_median); op=$(echo "$ours" | field prefill_tps_median)
     ld=$(echo "$lc" | field decode_tps_median); lp=$(echo "$lc" | field prefill_tps_median)
     bytes=$(echo "$ours" | field model_bytes)
-    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v b1="$bw1" -v b2="$bw2" -v b3="$bw3" -v by="$bytes" 'BEGIN {
+    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v b1="$bw1" -v b2="$bw2" -v b3="$bw3" -v m1="$md1" -v m2="$md2" -v m3="$md3" -v by="$bytes" 'BEGIN {
       lo = b1; hi = b1
       if (b2 < lo) lo = b2; if (b3 < lo) lo = b3; if (b2 > hi) hi = b2; if (b3 > hi) hi = b3
       ours = 100 * od * by / ((b1 + b2) / 2 * 1e9)
       lcpp = 100 * ld * by / ((b2 + b3) / 2 * 1e9)
-      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp }' |
+      oursm = 100 * od * by / ((m1 + m2) / 2 * 1e9)
+      lcppm = 100 * ld * by / ((m2 + m3) / 2 * 1e9)
+      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%% %8.0f%% %8.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp, oursm, lcppm }' |
       tee -a "$rows"
   done
 done
@@ -98,7 +108,7 @@ if [ "$ROUNDS" -gt 1 ]; then awk '
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
     return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
-  { d[$1] = d[$1] " " $7; o[$1] = o[$1] " " $10; l[$1] = l[$1] " " $11; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+  { d[$1] = d[$1] " " $7; o[$1] = o[$1] " " $10; l[$1] = l[$1] " " $11; om[$1] = om[$1] " " $12; lm[$1] = lm[$1] " " $13; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
   END { for (i = 1; i <= k; i++) { m = order[i]
-    printf "median of %d rounds: %-14s decode ratio %.2f, ours %.0f%% and llama.cpp %.0f%% of the bound\n", split(substr(d[m], 2), x, " "), m, med(d[m]), med(o[m]), med(l[m]) } }' "$rows"
+    printf "median of %d rounds: %-14s decode ratio %.2f, ours %.0f%% and llama.cpp %.0f%% of the bound (median pass: %.0f%% and %.0f%%)\n", split(substr(d[m], 2), x, " "), m, med(d[m]), med(o[m]), med(l[m]), med(om[m]), med(lm[m]) } }' "$rows"
 fi
