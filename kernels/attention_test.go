@@ -13,7 +13,7 @@ func TestAttentionMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewSource(9))
 	ref := Reference()
 	vs := fastVariants(t)
-	for _, s := range []attnShape{{8, 1, 1, 4}, {40, 4, 2, 12}, {64, 8, 8, 16}, {300, 8, 2, 64}, {20, 3, 1, 7}} {
+	for _, s := range []attnShape{{8, 1, 1, 4}, {40, 4, 2, 12}, {64, 8, 8, 16}, {300, 8, 2, 64}, {50, 4, 2, 104}, {20, 3, 1, 7}} {
 		for _, n := range []int{1, 3, 17} {
 			if n > s.ctx {
 				continue

@@ -250,6 +250,9 @@ func (f *FastKernels) scores(a, qh, kc []float32, stride int) {
 func weightedSum(simd bool, o, a, vc []float32, stride int) {
 	c := 0
 	if simd && len(a) > 0 {
+		for ; c+64 <= len(o); c += 64 { // a 64-wide head reads its value rows once
+			wsum64AVX(&o[c], &a[0], &vc[c], 4*stride, len(a))
+		}
 		for ; c+32 <= len(o); c += 32 {
 			wsum32AVX(&o[c], &a[0], &vc[c], 4*stride, len(a))
 		}

@@ -114,7 +114,8 @@ func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int
 //go:noescape
 func swigluAVX(out, gate, up *float32, n int) int
 
-// wsum8AVX and wsum32AVX set o[c], for 8 or 32 columns c, to the sum over
+// wsum8AVX, wsum32AVX and wsum64AVX set o[c], for 8, 32 or 64 columns c,
+// to the sum over
 // j < n, in increasing j from +0, of float32(a[j]*v_j[c]), the value rows
 // stride bytes apart.
 //
@@ -123,6 +124,9 @@ func wsum8AVX(o, a, v *float32, stride, n int)
 
 //go:noescape
 func wsum32AVX(o, a, v *float32, stride, n int)
+
+//go:noescape
+func wsum64AVX(o, a, v *float32, stride, n int)
 
 // The RowsP kernels are the Rows kernels on the packed layout of [Pack]:
 // nq packed quads from w, no stride. RowsP2 take two activation rows.

@@ -74,6 +74,7 @@ func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int {
 func swigluAVX(out, gate, up *float32, n int) int { panic("no SIMD") }
 func wsum8AVX(o, a, v *float32, stride, n int)    { panic("no SIMD") }
 func wsum32AVX(o, a, v *float32, stride, n int)   { panic("no SIMD") }
+func wsum64AVX(o, a, v *float32, stride, n int)   { panic("no SIMD") }
 
 func f32RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)  { panic("no SIMD") }
 func f16RowsP(w unsafe.Pointer, x *float32, n8, nq int, out *float32)  { panic("no SIMD") }

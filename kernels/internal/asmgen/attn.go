@@ -139,20 +139,25 @@ func (g *gen) expLoop(load, use, epilogue []string) {
 	g.raw("")
 }
 
-// wsum writes the kernels of attention's weighted sum: for ncols of 8 or
-// 32 columns, o[c] = sum over j < n, in increasing j from +0, of
-// float32(a[j]*v_j[c]), the value rows stride bytes apart.
+// wsum writes the kernels of attention's weighted sum: for ncols of 8, 32
+// or 64 columns (groups of 8), o[c] = sum over j < n, in increasing j from
+// +0, of float32(a[j]*v_j[c]), the value rows stride bytes apart. The sums
+// of group i live in Yi; the weight is broadcast into the register after
+// them (at least Y4), and the products cycle through the rest.
 func (g *gen) wsum(groups int) {
 	name := f("wsum%dAVX", 8*groups)
+	bc := max(4, groups)
+	temps := 15 - bc
 	g.raw(f("// func %s(o, a, v *float32, stride, n int)", name))
 	g.raw(f("TEXT ·%s(SB), NOSPLIT, $0-40", name))
 	g.ins("MOVQ o+0(FP), DI", "MOVQ a+8(FP), SI", "MOVQ v+16(FP), DX", "MOVQ stride+24(FP), R8", "MOVQ n+32(FP), CX")
 	g.ins(zero(groups)...)
 	g.ins("TESTQ CX, CX", "JZ store")
 	g.label("loop")
-	g.ins("VBROADCASTSS (SI), Y4")
+	g.ins(f("VBROADCASTSS (SI), Y%d", bc))
 	for i := 0; i < groups; i++ {
-		g.ins(f("VMULPS %d(DX), Y4, Y%d", 32*i, 5+i), f("VADDPS Y%d, Y%d, Y%d", 5+i, i, i))
+		t := bc + 1 + i%temps
+		g.ins(f("VMULPS %d(DX), Y%d, Y%d", 32*i, bc, t), f("VADDPS Y%d, Y%d, Y%d", t, i, i))
 	}
 	g.ins("ADDQ $4, SI", "ADDQ R8, DX", "DECQ CX", "JNZ loop")
 	g.label("store")

@@ -546,6 +546,7 @@ func main() {
 	g.swiglu()
 	g.wsum(1)
 	g.wsum(4)
+	g.wsum(8)
 	qround := []string{
 		"VMULPS Y7, Y, Y", "VMINPS Y12, Y, Y", "VMAXPS Y9, Y, Y", "VROUNDPS $3, Y, Y4", "VSUBPS Y4, Y, Y5",
 		"VANDPS Y15, Y5, Y5", "VCMPPS $13, Y14, Y5, Y5", "VANDNPS Y, Y15, Y6", "VORPS Y13, Y6, Y6",
