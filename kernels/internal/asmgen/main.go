@@ -135,6 +135,10 @@ func packedAt(step int) addrFn {
 func floatBody(k floatKind, at addrFn) []string {
 	body := []string{f("VMOVUPS (SI)(AX*%d), Y4", k.xMult)}
 	for r := range wr {
+		if k.name == "f32" { // the load folded into the multiply
+			body = append(body, f("VMULPS %s, Y4, Y5", at(r, 0)), f("VADDPS Y5, Y%d, Y%d", r, r))
+			continue
+		}
 		body = append(body, k.load(at(r, 0), "Y5")...)
 		body = append(body, "VMULPS Y5, Y4, Y5", f("VADDPS Y5, Y%d, Y%d", r, r))
 	}
