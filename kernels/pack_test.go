@@ -106,7 +106,7 @@ func TestPackedMatMul(t *testing.T) {
 	ks := append(fastVariants(t), variant{"reference", Reference()})
 	for _, dt := range []ir.DType{ir.F32, ir.F16, ir.BF16} {
 		for _, rows := range []int{4, 7, 37, 300} {
-			for _, cols := range []int{64, 96, 256} {
+			for _, cols := range []int{8, 40, 64, 72, 96, 256} { // odd and even counts of 8-column units
 				w := encodeWeights(t, randVec(r, rows*cols), dt)
 				p, err := Pack(w, dt, rows, cols)
 				if err != nil {
