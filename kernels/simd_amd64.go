@@ -115,9 +115,8 @@ func expSubAVX(dst, src *float32, n int, m float32, lanes *[8]float32) int
 func swigluAVX(out, gate, up *float32, n int) int
 
 // wsum8AVX, wsum32AVX and wsum64AVX set o[c], for 8, 32 or 64 columns c,
-// to the sum over
-// j < n, in increasing j from +0, of float32(a[j]*v_j[c]), the value rows
-// stride bytes apart.
+// to the sum over j < n, in increasing j from +0, of float32(a[j]*v_j[c]),
+// the value rows stride bytes apart.
 //
 //go:noescape
 func wsum8AVX(o, a, v *float32, stride, n int)

@@ -93,19 +93,22 @@ func zero(n int) []string {
 // floatKind describes an unquantised weight type: how 8 weights at an
 // address become 8 float32 in a register, the bytes they take, and the
 // scale from that byte offset to x's.
+// With direct, the weights need no conversion, so a multiply takes them from
+// memory itself (one instruction per vector instead of a load and a multiply).
 type floatKind struct {
-	name  string
-	load  func(addr, dst string) []string
-	step  int
-	xMult int
+	name   string
+	load   func(addr, dst string) []string
+	step   int
+	xMult  int
+	direct bool
 }
 
 var floatKinds = []floatKind{
-	{"f32", func(a, d string) []string { return []string{f("VMOVUPS %s, %s", a, d)} }, 32, 1},
-	{"f16", func(a, d string) []string { return []string{f("VCVTPH2PS %s, %s", a, d)} }, 16, 2},
+	{"f32", func(a, d string) []string { return []string{f("VMOVUPS %s, %s", a, d)} }, 32, 1, true},
+	{"f16", func(a, d string) []string { return []string{f("VCVTPH2PS %s, %s", a, d)} }, 16, 2, false},
 	{"bf16", func(a, d string) []string {
 		return []string{f("VPMOVZXWD %s, %s", a, d), f("VPSLLD $16, %s, %s", d, d)}
-	}, 16, 2},
+	}, 16, 2, false},
 }
 
 // addrFn returns the address of byte disp of row r's current unit (8
@@ -135,7 +138,7 @@ func packedAt(step int) addrFn {
 func floatBody(k floatKind, at addrFn) []string {
 	body := []string{f("VMOVUPS (SI)(AX*%d), Y4", k.xMult)}
 	for r := range wr {
-		if k.name == "f32" { // the load folded into the multiply
+		if k.direct {
 			body = append(body, f("VMULPS %s, Y4, Y5", at(r, 0)), f("VADDPS Y5, Y%d, Y%d", r, r))
 			continue
 		}
