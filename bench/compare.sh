@@ -11,7 +11,12 @@
 # and right after that engine's run (bw_GBs shows the range of the round's
 # three readings). ours_med% and lcpp_med%: the same against the median of
 # 15 read passes (bench/readbw.c, read right after each stream reading),
-# the same statistic as the engines' own medians.
+# the same statistic as the engines' own medians. ours_pair%: a further run
+# of ours with ENGINE_READPAIR=1, which follows every decoded token with a
+# read pass over as many bytes as the weights (huge pages, same threads, same
+# process) and takes the median over the tokens of the pass's time over the
+# token's: the bound with the bandwidth measured milliseconds from each token
+# rather than seconds from the run, so the machine's drift cancels out.
 # Needs ../shared/bench (the llama.cpp harness and stream.c) and, for the
 # first run, the npm registry. Models are written into WORK_DIR, never the repo.
 # PREBUILT=1 builds nothing: WORK_DIR already holds splitup, engine, stream,
@@ -75,7 +80,7 @@ setup_llamacpp
 setup_models
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
-printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s %9s %9s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw% ours_med% lcpp_med%
+printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s %9s %9s %10s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw% ours_med% lcpp_med% ours_pair%
 for round in $(seq "$ROUNDS"); do
   for m in $MODELS; do
     f=$work/$m.gguf
@@ -86,17 +91,18 @@ for round in $(seq "$ROUNDS"); do
     read -r bw2 md2 <<<"$(bandwidth)"
     lc=$(GGML_BACKEND_DIR="$bins" LD_LIBRARY_PATH="$bins" "$work/llamacpp_tp_bench" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS" 2>/dev/null)
     read -r bw3 md3 <<<"$(bandwidth)"
+    pair=$(ENGINE_READPAIR=1 "$work/engine" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" 1 | field paired_bound_median)
     od=$(echo "$ours" | field decode_tps_median); op=$(echo "$ours" | field prefill_tps_median)
     ld=$(echo "$lc" | field decode_tps_median); lp=$(echo "$lc" | field prefill_tps_median)
     bytes=$(echo "$ours" | field model_bytes)
-    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v b1="$bw1" -v b2="$bw2" -v b3="$bw3" -v m1="$md1" -v m2="$md2" -v m3="$md3" -v by="$bytes" 'BEGIN {
+    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v b1="$bw1" -v b2="$bw2" -v b3="$bw3" -v m1="$md1" -v m2="$md2" -v m3="$md3" -v by="$bytes" -v pr="$pair" 'BEGIN {
       lo = b1; hi = b1
       if (b2 < lo) lo = b2; if (b3 < lo) lo = b3; if (b2 > hi) hi = b2; if (b3 > hi) hi = b3
       ours = 100 * od * by / ((b1 + b2) / 2 * 1e9)
       lcpp = 100 * ld * by / ((b2 + b3) / 2 * 1e9)
       oursm = 100 * od * by / ((m1 + m2) / 2 * 1e9)
       lcppm = 100 * ld * by / ((m2 + m3) / 2 * 1e9)
-      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%% %8.0f%% %8.0f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp, oursm, lcppm }' |
+      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%% %8.0f%% %8.0f%% %9.1f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp, oursm, lcppm, 100 * pr }' |
       tee -a "$rows"
   done
 done
@@ -108,7 +114,7 @@ if [ "$ROUNDS" -gt 1 ]; then awk '
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
     return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
-  { d[$1] = d[$1] " " $7; o[$1] = o[$1] " " $10; l[$1] = l[$1] " " $11; om[$1] = om[$1] " " $12; lm[$1] = lm[$1] " " $13; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+  { d[$1] = d[$1] " " $7; o[$1] = o[$1] " " $10; l[$1] = l[$1] " " $11; om[$1] = om[$1] " " $12; lm[$1] = lm[$1] " " $13; pr[$1] = pr[$1] " " $14; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
   END { for (i = 1; i <= k; i++) { m = order[i]
-    printf "median of %d rounds: %-14s decode ratio %.2f, ours %.0f%% and llama.cpp %.0f%% of the bound (median pass: %.0f%% and %.0f%%)\n", split(substr(d[m], 2), x, " "), m, med(d[m]), med(o[m]), med(l[m]), med(om[m]), med(lm[m]) } }' "$rows"
+    printf "median of %d rounds: %-14s decode ratio %.2f, ours %.0f%% and llama.cpp %.0f%% of the bound (median pass: %.0f%% and %.0f%%; ours paired: %.1f%%)\n", split(substr(d[m], 2), x, " "), m, med(d[m]), med(o[m]), med(l[m]), med(om[m]), med(lm[m]), med(pr[m]) } }' "$rows"
 fi

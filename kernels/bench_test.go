@@ -52,10 +52,10 @@ func newWeightSet(b *testing.B, dt ir.DType, rows, cols int, packed bool) *weigh
 	}
 	n := max(1, (*benchSetMiB<<20+len(w)-1)/len(w))
 	s := &weightSet{copies: [][]byte{w}}
-	s.copies[0] = benchAlloc(len(w))
+	s.copies[0] = HugeBytes(len(w))
 	copy(s.copies[0], w)
 	for i := 1; i < n; i++ {
-		c := benchAlloc(len(w))
+		c := HugeBytes(len(w))
 		copy(c, w)
 		s.copies = append(s.copies, c)
 	}
@@ -229,10 +229,10 @@ func BenchmarkTinyDecodeStep(b *testing.B) {
 	}
 }
 
-// benchF32 copies x into memory from benchAlloc (huge pages where the
+// benchF32 copies x into memory from HugeBytes (huge pages where the
 // system has them, as the engine's state has).
 func benchF32(x []float32) []float32 {
-	b := benchAlloc(4 * len(x))
+	b := HugeBytes(4 * len(x))
 	y := unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), len(x))
 	copy(y, x)
 	return y

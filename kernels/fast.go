@@ -57,6 +57,16 @@ func (h *hugeMemory) alloc(n int) []byte {
 	return b
 }
 
+// HugeBytes returns n bytes that start on a huge-page boundary and are
+// advised to live on transparent huge pages (on Linux; elsewhere, and for
+// small n, plain heap memory): memory of the kind the fast kernels stream
+// their weights from. It is never unmapped. Benchmarks read their buffers
+// from it so that their bandwidth compares like with like.
+func HugeBytes(n int) []byte {
+	b, _ := mapHuge(n)
+	return b
+}
+
 var _ Kernels = (*FastKernels)(nil)
 
 // Fast returns kernels that run on a persistent pool of threads goroutines

@@ -5,6 +5,12 @@
 // pseudo-random ordinary tokens) as one batch, then N_GEN tokens decoded one
 // at a time, each the argmax of the previous logits. Prints one JSON line.
 //
+// With ENGINE_READPAIR=1 every decoded token is followed by one read pass
+// over as many bytes as the model's weights (see readProbe), and the line
+// also reports the read bandwidth of those passes and, token by token, the
+// fraction of the bandwidth bound the decode reached: the read pass's time
+// over the token's. Decode tokens/s then counts the tokens' time only.
+//
 // usage: engine MODEL THREADS N_PROMPT N_GEN [REPS]
 package main
 
@@ -47,6 +53,13 @@ type result struct {
 	PrefillAll []float64 `json:"prefill_tps"`
 	DecodeAll  []float64 `json:"decode_tps"`
 	LoadS      float64   `json:"load_s"`
+
+	// With ENGINE_READPAIR=1 only: the paired read passes' bandwidth
+	// (model bytes / pass time, 1e9 bytes/s), and per decoded token the
+	// pass's time over the token's, as medians and as quartiles.
+	ReadGBs        float64    `json:"read_gbs_median,omitempty"`
+	BoundMedian    float64    `json:"paired_bound_median,omitempty"`
+	BoundQuartiles [2]float64 `json:"paired_bound_quartiles,omitzero"`
 }
 
 func run(args []string) error {
@@ -78,11 +91,24 @@ func run(args []string) error {
 	defer p.Close()
 	r := result{Model: args[0], ModelBytes: m.WeightBytes(), Threads: threads, NPrompt: nPrompt, NGen: nGen, LoadS: time.Since(start).Seconds()}
 	prompt := makePrompt(nPrompt, m.Config.Vocab)
-	if _, _, err := once(p, prompt, 8); err != nil { // warm-up
+	var probe *readProbe
+	var reads, ratios []float64
+	if os.Getenv("ENGINE_READPAIR") == "1" {
+		probe = newReadProbe(r.ModelBytes, threads)
+	}
+	if _, _, err := once(p, prompt, 8, nil); err != nil { // warm-up
 		return err
 	}
+	after := func(token time.Duration) {
+		if probe == nil {
+			return
+		}
+		rd := probe.pass()
+		reads = append(reads, float64(len(probe.buf))/rd.Seconds()/1e9)
+		ratios = append(ratios, rd.Seconds()/token.Seconds())
+	}
 	for i := 0; i < reps; i++ {
-		pre, dec, err := once(p, prompt, nGen)
+		pre, dec, err := once(p, prompt, nGen, after)
 		if err != nil {
 			return err
 		}
@@ -90,6 +116,11 @@ func run(args []string) error {
 		r.DecodeAll = append(r.DecodeAll, float64(nGen)/dec.Seconds())
 	}
 	r.Prefill, r.Decode = median(r.PrefillAll), median(r.DecodeAll)
+	if probe != nil {
+		r.ReadGBs, r.BoundMedian = median(reads), median(ratios)
+		slices.Sort(ratios)
+		r.BoundQuartiles = [2]float64{ratios[len(ratios)/4], ratios[len(ratios)*3/4]}
+	}
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
@@ -106,7 +137,10 @@ func makePrompt(n, vocab int) []int32 {
 	return p
 }
 
-func once(p *exec.Program, prompt []int32, nGen int) (pre, dec time.Duration, err error) {
+// once prefills prompt in a fresh session and decodes nGen tokens; after,
+// when not nil, is called after each token with its time, which dec
+// excludes what after itself takes.
+func once(p *exec.Program, prompt []int32, nGen int, after func(time.Duration)) (pre, dec time.Duration, err error) {
 	s := p.NewSession()
 	pos := make([]int32, len(prompt))
 	for i := range pos {
@@ -120,15 +154,20 @@ func once(p *exec.Program, prompt []int32, nGen int) (pre, dec time.Duration, er
 	pre = time.Since(t0)
 	l := out["logits"]
 	next := int32(sample.Argmax(l.Row(l.Rows() - 1)))
-	t0 = time.Now()
 	for i := 0; i < nGen; i++ {
+		t0 = time.Now()
 		out, err = s.Run(map[string]exec.Tensor{"tokens": exec.I32s(next), "pos": exec.I32s(int32(len(prompt) + i))})
 		if err != nil {
 			return 0, 0, err
 		}
 		next = int32(sample.Argmax(out["logits"].F32))
+		d := time.Since(t0)
+		dec += d
+		if after != nil {
+			after(d)
+		}
 	}
-	return pre, time.Since(t0), nil
+	return pre, dec, nil
 }
 
 func median(v []float64) float64 {
