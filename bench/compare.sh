@@ -17,10 +17,13 @@
 # process) and takes the median over the tokens of the pass's time over the
 # token's: the bound with the bandwidth measured milliseconds from each token
 # rather than seconds from the run, so the machine's drift cancels out.
+# lcpp_pair%: the same for llama.cpp (bench/lcpp_pair.c, its threadpool
+# paused during each read pass).
 # Needs ../shared/bench (the llama.cpp harness and stream.c) and, for the
 # first run, the npm registry. Models are written into WORK_DIR, never the repo.
 # PREBUILT=1 builds nothing: WORK_DIR already holds splitup, engine, stream,
-# readbw, llamacpp_tp_bench and llama.cpp's libraries (a machine without Go or npm).
+# readbw, llamacpp_tp_bench, lcpp_pair and llama.cpp's libraries (a machine
+# without Go or npm).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=$root/../shared
@@ -31,7 +34,11 @@ mkdir -p "$work"
 bins=$work/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 
 setup_llamacpp() {
-  [ -x "$work/llamacpp_tp_bench" ] && return
+  if [ -x "$work/llamacpp_tp_bench" ]; then
+    [ -n "${PREBUILT:-}" ] && { [ -x "$work/lcpp_pair" ] || { echo "PREBUILT: $work/lcpp_pair is missing" >&2; exit 2; }; return; }
+    build_lcpp_pair
+    return
+  fi
   [ -n "${PREBUILT:-}" ] && { echo "PREBUILT: $work/llamacpp_tp_bench is missing" >&2; exit 2; }
   (cd "$work" && [ -f package.json ] || npm init -y >/dev/null
    NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --omit=optional --no-audit --no-fund \
@@ -45,6 +52,12 @@ setup_llamacpp() {
   done
   gcc -O2 -o "$work/llamacpp_tp_bench" "$shared/bench/llamacpp_tp_bench.c" -I"$work/inc" -L"$bins" \
       -l:libllama.v0.5.0.so -l:libggml.v0.5.0.so -l:libggml-base.so -Wl,-rpath,"$bins"
+  build_lcpp_pair
+}
+
+build_lcpp_pair() {
+  gcc -O3 -march=native -o "$work/lcpp_pair" "$root/bench/lcpp_pair.c" -I"$work/inc" -L"$bins" \
+      -l:libllama.v0.5.0.so -l:libggml.v0.5.0.so -l:libggml-base.so -lpthread -ldl -Wl,-rpath,"$bins"
 }
 
 setup_models() {
@@ -80,7 +93,7 @@ setup_llamacpp
 setup_models
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
-printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s %9s %9s %10s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw% ours_med% lcpp_med% ours_pair%
+printf '%-14s %5s %10s %10s %10s %10s %8s %8s %11s %8s %8s %9s %9s %10s %10s\n' model round ours_dec lcpp_dec ours_pre lcpp_pre dec_ratio pre_ratio bw_GBs ours_bw% lcpp_bw% ours_med% lcpp_med% ours_pair% lcpp_pair%
 for round in $(seq "$ROUNDS"); do
   for m in $MODELS; do
     f=$work/$m.gguf
@@ -92,17 +105,18 @@ for round in $(seq "$ROUNDS"); do
     lc=$(GGML_BACKEND_DIR="$bins" LD_LIBRARY_PATH="$bins" "$work/llamacpp_tp_bench" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" "$REPS" 2>/dev/null)
     read -r bw3 md3 <<<"$(bandwidth)"
     pair=$(ENGINE_READPAIR=1 "$work/engine" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" 1 | field paired_bound_median)
+    lpair=$(GGML_BACKEND_DIR="$bins" LD_LIBRARY_PATH="$bins" "$work/lcpp_pair" "$f" "$THREADS" "$N_PROMPT" "$N_GEN" 2>/dev/null | field paired_bound_median)
     od=$(echo "$ours" | field decode_tps_median); op=$(echo "$ours" | field prefill_tps_median)
     ld=$(echo "$lc" | field decode_tps_median); lp=$(echo "$lc" | field prefill_tps_median)
     bytes=$(echo "$ours" | field model_bytes)
-    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v b1="$bw1" -v b2="$bw2" -v b3="$bw3" -v m1="$md1" -v m2="$md2" -v m3="$md3" -v by="$bytes" -v pr="$pair" 'BEGIN {
+    awk -v m="$m" -v r="$round" -v od="$od" -v ld="$ld" -v op="$op" -v lp="$lp" -v b1="$bw1" -v b2="$bw2" -v b3="$bw3" -v m1="$md1" -v m2="$md2" -v m3="$md3" -v by="$bytes" -v pr="$pair" -v lpr="$lpair" 'BEGIN {
       lo = b1; hi = b1
       if (b2 < lo) lo = b2; if (b3 < lo) lo = b3; if (b2 > hi) hi = b2; if (b3 > hi) hi = b3
       ours = 100 * od * by / ((b1 + b2) / 2 * 1e9)
       lcpp = 100 * ld * by / ((b2 + b3) / 2 * 1e9)
       oursm = 100 * od * by / ((m1 + m2) / 2 * 1e9)
       lcppm = 100 * ld * by / ((m2 + m3) / 2 * 1e9)
-      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%% %8.0f%% %8.0f%% %9.1f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp, oursm, lcppm, 100 * pr }' |
+      printf "%-14s %5d %10.1f %10.1f %10.1f %10.1f %8.2f %8.2f %5.1f-%-5.1f %7.0f%% %7.0f%% %8.0f%% %8.0f%% %9.1f%% %9.1f%%\n", m, r, od, ld, op, lp, od/ld, op/lp, lo, hi, ours, lcpp, oursm, lcppm, 100 * pr, 100 * lpr }' |
       tee -a "$rows"
   done
 done
@@ -114,7 +128,7 @@ if [ "$ROUNDS" -gt 1 ]; then awk '
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
     return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
   }
-  { d[$1] = d[$1] " " $7; o[$1] = o[$1] " " $10; l[$1] = l[$1] " " $11; om[$1] = om[$1] " " $12; lm[$1] = lm[$1] " " $13; pr[$1] = pr[$1] " " $14; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+  { d[$1] = d[$1] " " $7; o[$1] = o[$1] " " $10; l[$1] = l[$1] " " $11; om[$1] = om[$1] " " $12; lm[$1] = lm[$1] " " $13; pr[$1] = pr[$1] " " $14; lpr[$1] = lpr[$1] " " $15; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
   END { for (i = 1; i <= k; i++) { m = order[i]
-    printf "median of %d rounds: %-14s decode ratio %.2f, ours %.0f%% and llama.cpp %.0f%% of the bound (median pass: %.0f%% and %.0f%%; ours paired: %.1f%%)\n", split(substr(d[m], 2), x, " "), m, med(d[m]), med(o[m]), med(l[m]), med(om[m]), med(lm[m]), med(pr[m]) } }' "$rows"
+    printf "median of %d rounds: %-14s decode ratio %.2f, ours %.0f%% and llama.cpp %.0f%% of the bound (median pass: %.0f%% and %.0f%%; paired: %.1f%% and %.1f%%)\n", split(substr(d[m], 2), x, " "), m, med(d[m]), med(o[m]), med(l[m]), med(om[m]), med(lm[m]), med(pr[m]), med(lpr[m]) } }' "$rows"
 fi
