@@ -32,16 +32,20 @@ func newReadProbe(n int64, threads int) *readProbe {
 	return r
 }
 
+// part returns thread t's contiguous part of the buffer.
+func (r *readProbe) part(t int) []byte {
+	units := len(r.buf) / 128
+	return r.buf[t*units/r.threads*128 : (t+1)*units/r.threads*128]
+}
+
 // each runs fn on the threads' parts, the caller taking the first.
 func (r *readProbe) each(fn func(p []byte)) {
-	units := len(r.buf) / 128
-	part := func(t int) []byte { return r.buf[t*units/r.threads*128 : (t+1)*units/r.threads*128] }
 	var wg sync.WaitGroup
 	for t := 1; t < r.threads; t++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); fn(part(t)) }()
+		go func() { defer wg.Done(); fn(r.part(t)) }()
 	}
-	fn(part(0))
+	fn(r.part(0))
 	wg.Wait()
 }
 
@@ -50,7 +54,6 @@ func (r *readProbe) each(fn func(p []byte)) {
 // neither starting a thread nor a pool worker still spinning on a CPU after
 // the token counts against the read. The bound is the stricter for it.
 func (r *readProbe) pass() time.Duration {
-	units := len(r.buf) / 128
 	var ready atomic.Int32
 	var wg sync.WaitGroup
 	ends := make([]time.Time, r.threads)
@@ -58,7 +61,7 @@ func (r *readProbe) pass() time.Duration {
 		ready.Add(1)
 		for ready.Load() < int32(r.threads) {
 		}
-		r.sums[t] += sum128(r.buf[t*units/r.threads*128 : (t+1)*units/r.threads*128])
+		r.sums[t] += sum128(r.part(t))
 		ends[t] = time.Now()
 	}
 	for t := 1; t < r.threads; t++ {
