@@ -99,13 +99,13 @@ func run(args []string) error {
 	if _, _, err := once(p, prompt, 8, nil); err != nil { // warm-up
 		return err
 	}
-	after := func(token time.Duration) {
-		if probe == nil {
-			return
+	var after func(time.Duration) // with a probe: a read pass after each token
+	if probe != nil {
+		after = func(token time.Duration) {
+			rd := probe.pass()
+			reads = append(reads, float64(len(probe.buf))/rd.Seconds()/1e9)
+			ratios = append(ratios, rd.Seconds()/token.Seconds())
 		}
-		rd := probe.pass()
-		reads = append(reads, float64(len(probe.buf))/rd.Seconds()/1e9)
-		ratios = append(ratios, rd.Seconds()/token.Seconds())
 	}
 	for i := 0; i < reps; i++ {
 		pre, dec, err := once(p, prompt, nGen, after)
