@@ -184,9 +184,9 @@ func BenchmarkTinyDecode(b *testing.B) {
 	}
 }
 
-// TestPacking: the fast kernels read every F32/F16 MatMul weight packed
-// (7 per layer and the output head), quantised ones row-major, and the
-// reference kernels nothing packed; the results agree (see above).
+// TestPacking: the fast kernels read every F32/F16/Q8_0 MatMul weight
+// packed (7 per layer and the output head), and the reference kernels
+// nothing packed; the results agree (see above).
 func TestPacking(t *testing.T) {
 	f := kernels.Fast(1)
 	simd := f.SIMD()
@@ -198,7 +198,7 @@ func TestPacking(t *testing.T) {
 	}{
 		{ir.F32, exec.Options{Threads: 2}, 7*tiny.Layers + 1},
 		{ir.F16, exec.Options{Threads: 1}, 7*tiny.Layers + 1},
-		{ir.Q8_0, exec.Options{Threads: 2}, 0},
+		{ir.Q8_0, exec.Options{Threads: 2}, 7*tiny.Layers + 1},
 		{ir.F32, exec.Options{Reference: true}, 0},
 	} {
 		g, w := randomModel(t, tiny, c.dt, 3)

@@ -72,13 +72,13 @@ func (s *weightSet) get() []byte {
 type mmShape struct{ rows, cols int }
 
 // benchMatMul times n tokens against each shape, with the weights row-major
-// and, for unquantised types, also in the packed layout (sub-benchmark
+// and, for the types Pack takes, in the packed layout (sub-benchmark
 // "packed").
 func benchMatMul(b *testing.B, n int, shapes []mmShape) {
 	for _, dt := range allWeightTypes {
 		for _, s := range shapes {
 			benchMatMulOne(b, n, dt, s, false)
-			if !dt.Quantized() {
+			if dt != ir.Q4_0 {
 				benchMatMulOne(b, n, dt, s, true)
 			}
 		}

@@ -232,6 +232,17 @@ func (m *matmul) rowsSIMD(rc, nq int) {
 func (m *matmul) rowsPacked(rc, nq int) {
 	w, cols, rows := m.wptr(rc), m.cols, m.rows
 	t := 0
+	if m.dt.Quantized() {
+		nb := cols / ir.QBlock
+		for ; t+2 <= m.n; t += 2 {
+			q8RowsP2(w, &m.qx[t*cols], &m.qx[(t+1)*cols], &m.dx[t*nb], &m.dx[(t+1)*nb], nb, nq,
+				&m.out[t*rows+rc], &m.out[(t+1)*rows+rc])
+		}
+		if t < m.n {
+			q8RowsP(w, &m.qx[t*cols], &m.dx[t*nb], nb, nq, &m.out[t*rows+rc])
+		}
+		return
+	}
 	kern, kern2 := f32RowsP, f32RowsP2
 	switch m.dt {
 	case ir.F16:

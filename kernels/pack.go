@@ -9,24 +9,29 @@ import (
 // The packed layout of a MatMul weight matrix stores each quad of rows
 // (4q..4q+3, for q < rows/4) as one run of units: unit u of row 4q, of row
 // 4q+1, of 4q+2, of 4q+3, then unit u+1, and so on, where a unit is 8
-// elements of an F32, F16 or BF16 row.
+// elements of an F32, F16 or BF16 row, or one block (32 elements with its
+// scale) of a Q8_0 row.
 // The rows after the last whole quad stay as they are. It has the bytes of
 // the row-major matrix, and a quad occupies the byte range its rows did;
 // only the order within a quad changes. The fast kernels then read a quad
-// as one sequential stream, which the hardware prefetcher follows better
-// than four interleaved row streams, and compute the same bits. (Q8_0 and
-// Q4_0 rows are not packed: their kernels spend enough time per byte that
-// the row-major layout with a software prefetch of the next quad streams
-// as fast.)
+// as one sequential stream, which they keep prefetched ahead more easily
+// than four interleaved row streams, and compute the same bits. (Q4_0 rows
+// are not packed: their kernel, which spends more time per byte, measured
+// slower on packed quads than on row-major ones with the next quad
+// prefetched.)
 
 // packUnit returns the bytes of one unit of dt, or 0 when rows of cols
 // elements of dt cannot be packed (F32, F16 and BF16 rows of a multiple of
-// 8 elements can).
+// 8 elements can, and Q8_0 rows of whole blocks).
 func packUnit(dt ir.DType, cols int) int {
 	switch dt {
 	case ir.F32, ir.F16, ir.BF16:
 		if cols%8 == 0 {
 			return 8 * dt.BlockBytes()
+		}
+	case ir.Q8_0:
+		if cols%dt.BlockSize() == 0 {
+			return dt.BlockBytes()
 		}
 	}
 	return 0
@@ -46,8 +51,9 @@ func checkPack(w []byte, dt ir.DType, rows, cols int) (unit, rowBytes int, err e
 }
 
 // Pack returns a copy of the row-major rows×cols matrix w of dt in the
-// packed layout. It fails for rows whose length is not a multiple of 8 and
-// for dtypes other than F32, F16 and BF16.
+// packed layout. It fails for F32, F16 and BF16 rows whose length is not a
+// multiple of 8, for Q8_0 rows of a partial block and for dtypes other than
+// F32, F16, BF16 and Q8_0.
 func Pack(w []byte, dt ir.DType, rows, cols int) ([]byte, error) {
 	return pack(w, dt, rows, cols, func(n int) []byte { return make([]byte, n) })
 }

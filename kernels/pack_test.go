@@ -12,7 +12,7 @@ import (
 
 func TestPackRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
-	for _, dt := range []ir.DType{ir.F32, ir.F16, ir.BF16} {
+	for _, dt := range []ir.DType{ir.F32, ir.F16, ir.BF16, ir.Q8_0} {
 		for _, rows := range []int{0, 1, 4, 7, 9, 12} {
 			cols := 64
 			w := encodeWeights(t, randVec(r, rows*cols), dt)
@@ -44,6 +44,17 @@ func TestPackRoundTrip(t *testing.T) {
 	if p[0] != 0 || p[32] != 16 || p[64] != 32 || p[128] != 8 {
 		t.Errorf("packed F32 layout: bytes 0, 32, 64, 128 = %d %d %d %d, want 0 16 32 8", p[0], p[32], p[64], p[128])
 	}
+	// A packed Q8_0 quad is block 0 of rows 0..3, then block 1 of each.
+	q := make([]byte, 4*2*34)
+	for i := range q {
+		q[i] = byte(i / 34) // block b of row r holds 2r+b
+	}
+	p, _ = Pack(q, ir.Q8_0, 4, 64)
+	for u, want := range []byte{0, 2, 4, 6, 1, 3, 5, 7} {
+		if got := p[u*34]; got != want || p[u*34+33] != want {
+			t.Errorf("packed Q8_0 layout: unit %d holds block %d, want %d", u, got, want)
+		}
+	}
 }
 
 func TestPackRejects(t *testing.T) {
@@ -55,7 +66,8 @@ func TestPackRejects(t *testing.T) {
 		{ir.F32, 4, 12, 4 * 12 * 4}, // not a multiple of 8
 		{ir.I32, 4, 8, 4 * 8 * 4},   // not a weight type
 		{ir.F32, 4, 8, 5},           // wrong length
-		{ir.Q8_0, 4, 32, 4 * 34},    // quantised
+		{ir.Q8_0, 4, 32, 4*34 + 1},  // wrong length
+		{ir.Q4_0, 4, 32, 4 * 18},    // not packed
 		{ir.F16, -1, 8, 0},
 	} {
 		if _, err := Pack(make([]byte, c.n), c.dt, c.rows, c.cols); !errors.Is(err, ir.ErrShape) {
@@ -76,7 +88,8 @@ func TestPrepare(t *testing.T) {
 	}{
 		{ir.F32, 3, 8, false}, // fewer than 4 rows
 		{ir.F32, 4, 12, false},
-		{ir.Q8_0, 4, 32, false},
+		{ir.Q8_0, 4, 32, true},
+		{ir.Q4_0, 8, 64, false},
 		{ir.F16, 8, 16, true},
 		{ir.F32, 1024, 1024, true}, // 4 MiB: from huge pages on Linux
 	} {
@@ -104,9 +117,12 @@ func TestPrepare(t *testing.T) {
 func TestPackedMatMul(t *testing.T) {
 	r := rand.New(rand.NewSource(12))
 	ks := append(fastVariants(t), variant{"reference", Reference()})
-	for _, dt := range []ir.DType{ir.F32, ir.F16, ir.BF16} {
+	for _, dt := range []ir.DType{ir.F32, ir.F16, ir.BF16, ir.Q8_0} {
 		for _, rows := range []int{4, 7, 37, 300} {
-			for _, cols := range []int{8, 40, 64, 72, 96, 256} { // odd and even counts of 8-column units
+			for _, cols := range []int{8, 32, 40, 64, 72, 96, 256} { // odd and even counts of 8-column units and of blocks
+				if cols%dt.BlockSize() != 0 {
+					continue
+				}
 				w := encodeWeights(t, randVec(r, rows*cols), dt)
 				p, err := Pack(w, dt, rows, cols)
 				if err != nil {

@@ -147,3 +147,12 @@ func f16RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float3
 
 //go:noescape
 func bf16RowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32)
+
+// q8RowsP and q8RowsP2 are q8Rows and q8Rows2 on the packed layout: nq
+// packed quads from w, no stride.
+
+//go:noescape
+func q8RowsP(w unsafe.Pointer, qx *int8, dx *float32, nb, nq int, out *float32)
+
+//go:noescape
+func q8RowsP2(w unsafe.Pointer, qx0, qx1 *int8, dx0, dx1 *float32, nb, nq int, out0, out1 *float32)

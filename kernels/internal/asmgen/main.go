@@ -530,6 +530,72 @@ func (g *gen) quantKernels2(k quantKind) {
 	g.raw("")
 }
 
+// qprefetch is how far ahead, in bytes, the packed quantised kernels
+// prefetch their one weight stream; it runs on into the next quad, which
+// follows in memory.
+const qprefetch = 1024
+
+// packedPrefetch prefetches the lines of the packed stream that lie
+// qprefetch bytes past the 4*step bytes of the current block step.
+func packedPrefetch(step int) []string {
+	var s []string
+	for off := 0; off < 4*step; off += 64 {
+		s = append(s, f("PREFETCHT0 %d(R8)(AX*4)", qprefetch+off))
+	}
+	return s
+}
+
+// quantPacked writes the Rows kernels of a quantised type on the packed
+// layout (see kernels.Pack): per block step the 4 rows' blocks lie side by
+// side, so a quad is one sequential stream, prefetched qprefetch bytes
+// ahead. The arithmetic is qblock's and qblock2's, block for block.
+func (g *gen) quantPacked(k quantKind) {
+	at := packedAt(k.step)
+	g.raw(f("// func %sRowsP(w unsafe.Pointer, qx *int8, dx *float32, nb, nq int, out *float32)", k.name))
+	g.raw(f("TEXT ·%sRowsP(SB), NOSPLIT, $0-48", k.name))
+	g.ins(qconsts()...)
+	g.ins("MOVQ w+0(FP), R8", "MOVQ nq+32(FP), R10", "MOVQ out+40(FP), DI", "TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins("MOVQ qx+8(FP), SI", "MOVQ dx+16(FP), DX", "MOVQ nb+24(FP), CX")
+	g.ins(zero(4)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins(packedPrefetch(k.step)...)
+	g.ins(qblock(k, at)...)
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), "X7")...)
+	}
+	g.ins("ADDQ $16, DI", "LEAQ (R8)(AX*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+
+	g.raw(f("// func %sRowsP2(w unsafe.Pointer, qx0, qx1 *int8, dx0, dx1 *float32, nb, nq int, out0, out1 *float32)", k.name))
+	g.raw(f("TEXT ·%sRowsP2(SB), NOSPLIT, $32-72", k.name))
+	g.ins("VPCMPEQW Y15, Y15, Y15", "VPSRLW $15, Y15, Y15",
+		"MOVQ w+0(FP), R8", "MOVQ nq+48(FP), R10", "TESTQ R10, R10", "JZ end")
+	g.label("quad")
+	g.ins("MOVQ qx0+8(FP), SI", "MOVQ qx1+16(FP), DI", "MOVQ dx0+24(FP), DX", "MOVQ dx1+32(FP), BX",
+		"MOVQ nb+40(FP), CX")
+	g.ins(zero(8)...)
+	g.ins("XORQ AX, AX", "TESTQ CX, CX", "JZ sum")
+	g.label("loop")
+	g.ins(packedPrefetch(k.step)...)
+	g.ins(qblock2(k, at)...)
+	g.label("sum")
+	g.ins("MOVQ out0+56(FP), CX", "MOVQ out1+64(FP), DX")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(CX)", 4*r), "X14")...)
+		g.ins(hsum(r+4, f("%d(DX)", 4*r), "X14")...)
+	}
+	g.ins("ADDQ $16, CX", "ADDQ $16, DX", "MOVQ CX, out0+56(FP)", "MOVQ DX, out1+64(FP)",
+		"LEAQ (R8)(AX*4), R8", "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+}
+
 func main() {
 	out := flag.String("o", "simd_amd64.s", "output file")
 	flag.Parse()
@@ -548,6 +614,7 @@ func main() {
 	for _, k := range floatKinds {
 		g.floatPacked(k)
 	}
+	g.quantPacked(quantKinds[0]) // Q8_0 only: Q4_0 rows are not packed
 	g.expConsts()
 	g.expSub()
 	g.swiglu()
