@@ -533,7 +533,7 @@ func (g *gen) quantKernels2(k quantKind) {
 // qprefetch is how far ahead, in bytes, the packed quantised kernels
 // prefetch their one weight stream; it runs on into the next quad, which
 // follows in memory.
-const qprefetch = 1024
+const qprefetch = 1536
 
 // packedPrefetch prefetches the lines of the packed stream that lie
 // qprefetch bytes past the 4*step bytes of the current block step.
