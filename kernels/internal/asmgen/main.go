@@ -79,6 +79,42 @@ func nextQuad(step int) []string {
 	return append(s, f("ADDQ $%d, R9", 4*step))
 }
 
+// endQuads ends a one-token Rows kernel: at label sum the 4 row sums go
+// to DI on (tmp is scratch), then come extra (such as restoreStride), DI
+// and R8 move on to the next quad (R8 by advance), the quad loop closes and
+// the kernel returns.
+func (g *gen) endQuads(tmp, advance string, extra ...string) {
+	g.label("sum")
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(DI)", 4*r), tmp)...)
+	}
+	g.ins(extra...)
+	g.ins("ADDQ $16, DI", advance, "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+}
+
+// endQuads2 ends a quantised two-token Rows kernel, whose output pointers
+// out0 and out1 are arguments at frame offsets off and off+8: at label sum
+// the 2×4 row sums go to them, then come extra, both pointers and R8 (by
+// advance) move on to the next quad, the quad loop closes and the kernel
+// returns.
+func (g *gen) endQuads2(off int, advance string, extra ...string) {
+	g.label("sum")
+	g.ins(f("MOVQ out0+%d(FP), CX", off), f("MOVQ out1+%d(FP), DX", off+8))
+	for r := 0; r < 4; r++ {
+		g.ins(hsum(r, f("%d(CX)", 4*r), "X14")...)
+		g.ins(hsum(r+4, f("%d(DX)", 4*r), "X14")...)
+	}
+	g.ins(extra...)
+	g.ins("ADDQ $16, CX", "ADDQ $16, DX", f("MOVQ CX, out0+%d(FP)", off), f("MOVQ DX, out1+%d(FP)", off+8),
+		advance, "DECQ R10", "JNZ quad")
+	g.label("end")
+	g.ins("VZEROUPPER", "RET")
+	g.raw("")
+}
+
 // restoreStride reloads the stride into R9 at the end of a quad.
 func restoreStride() []string { return []string{"MOVQ stride+8(FP), R9"} }
 
@@ -208,17 +244,11 @@ func (g *gen) floatKernels(k floatKind) {
 			g.ins(prefetches()...)
 		}
 		g.ins(next...)
-		g.label("sum")
-		for r := 0; r < 4; r++ {
-			g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
-		}
+		var extra []string
 		if nq {
-			g.ins(restoreStride()...)
+			extra = restoreStride()
 		}
-		g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
-		g.label("end")
-		g.ins("VZEROUPPER", "RET")
-		g.raw("")
+		g.endQuads("X15", "LEAQ (R8)(R9*4), R8", extra...)
 	}
 
 	// The Rows kernel prefetching each row stream a fixed distance ahead
@@ -247,14 +277,7 @@ func (g *gen) floatKernels(k floatKind) {
 	g.label("tail")
 	g.ins("TESTQ CX, CX", "JZ sum")
 	wbody("last")
-	g.label("sum")
-	for r := 0; r < 4; r++ {
-		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
-	}
-	g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
-	g.label("end")
-	g.ins("VZEROUPPER", "RET")
-	g.raw("")
+	g.endQuads("X15", "LEAQ (R8)(R9*4), R8")
 
 	// 4 rows × 2 tokens: x in Y8, Y9; accumulators Y0..Y3 and Y4..Y7.
 	g.raw(f("// func %sRows2(w unsafe.Pointer, stride int, x0, x1 *float32, n8, nq int, out0, out1 *float32)", k.name))
@@ -298,14 +321,7 @@ func (g *gen) floatPacked(k floatKind) {
 	g.label("loop")
 	g.ins(floatBody(k, at)...)
 	g.ins(next...)
-	g.label("sum")
-	for r := 0; r < 4; r++ {
-		g.ins(hsum(r, f("%d(DI)", 4*r), "X15")...)
-	}
-	g.ins("ADDQ $16, DI", "LEAQ (R8)(AX*4), R8", "DECQ R10", "JNZ quad")
-	g.label("end")
-	g.ins("VZEROUPPER", "RET")
-	g.raw("")
+	g.endQuads("X15", "LEAQ (R8)(AX*4), R8")
 
 	g.raw(f("// func %sRowsP2(w unsafe.Pointer, x0, x1 *float32, n8, nq int, out0, out1 *float32)", k.name))
 	g.raw(f("TEXT ·%sRowsP2(SB), NOSPLIT, $0-56", k.name))
@@ -455,15 +471,7 @@ func (g *gen) quantKernels(k quantKind) {
 	g.label("loop")
 	g.ins(nextQuad(k.step)...)
 	g.ins(qblock(k, rowMajor)...)
-	g.label("sum")
-	for r := 0; r < 4; r++ {
-		g.ins(hsum(r, f("%d(DI)", 4*r), "X7")...)
-	}
-	g.ins(restoreStride()...)
-	g.ins("ADDQ $16, DI", "LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
-	g.label("end")
-	g.ins("VZEROUPPER", "RET")
-	g.raw("")
+	g.endQuads("X7", "LEAQ (R8)(R9*4), R8", restoreStride()...)
 }
 
 // qblock2 is one block of 4 rows × 2 tokens: qx at (SI) and (DI), dx at
@@ -516,18 +524,7 @@ func (g *gen) quantKernels2(k quantKind) {
 	g.label("loop")
 	g.ins(nextQuad(k.step)...)
 	g.ins(qblock2(k, rowMajor)...)
-	g.label("sum")
-	g.ins("MOVQ out0+64(FP), CX", "MOVQ out1+72(FP), DX")
-	for r := 0; r < 4; r++ {
-		g.ins(hsum(r, f("%d(CX)", 4*r), "X14")...)
-		g.ins(hsum(r+4, f("%d(DX)", 4*r), "X14")...)
-	}
-	g.ins(restoreStride()...)
-	g.ins("ADDQ $16, CX", "ADDQ $16, DX", "MOVQ CX, out0+64(FP)", "MOVQ DX, out1+72(FP)",
-		"LEAQ (R8)(R9*4), R8", "DECQ R10", "JNZ quad")
-	g.label("end")
-	g.ins("VZEROUPPER", "RET")
-	g.raw("")
+	g.endQuads2(64, "LEAQ (R8)(R9*4), R8", restoreStride()...)
 }
 
 // qprefetch is how far ahead, in bytes, the packed quantised kernels
@@ -562,14 +559,7 @@ func (g *gen) quantPacked(k quantKind) {
 	g.label("loop")
 	g.ins(packedPrefetch(k.step)...)
 	g.ins(qblock(k, at)...)
-	g.label("sum")
-	for r := 0; r < 4; r++ {
-		g.ins(hsum(r, f("%d(DI)", 4*r), "X7")...)
-	}
-	g.ins("ADDQ $16, DI", "LEAQ (R8)(AX*4), R8", "DECQ R10", "JNZ quad")
-	g.label("end")
-	g.ins("VZEROUPPER", "RET")
-	g.raw("")
+	g.endQuads("X7", "LEAQ (R8)(AX*4), R8")
 
 	g.raw(f("// func %sRowsP2(w unsafe.Pointer, qx0, qx1 *int8, dx0, dx1 *float32, nb, nq int, out0, out1 *float32)", k.name))
 	g.raw(f("TEXT ·%sRowsP2(SB), NOSPLIT, $32-72", k.name))
@@ -583,17 +573,7 @@ func (g *gen) quantPacked(k quantKind) {
 	g.label("loop")
 	g.ins(packedPrefetch(k.step)...)
 	g.ins(qblock2(k, at)...)
-	g.label("sum")
-	g.ins("MOVQ out0+56(FP), CX", "MOVQ out1+64(FP), DX")
-	for r := 0; r < 4; r++ {
-		g.ins(hsum(r, f("%d(CX)", 4*r), "X14")...)
-		g.ins(hsum(r+4, f("%d(DX)", 4*r), "X14")...)
-	}
-	g.ins("ADDQ $16, CX", "ADDQ $16, DX", "MOVQ CX, out0+56(FP)", "MOVQ DX, out1+64(FP)",
-		"LEAQ (R8)(AX*4), R8", "DECQ R10", "JNZ quad")
-	g.label("end")
-	g.ins("VZEROUPPER", "RET")
-	g.raw("")
+	g.endQuads2(56, "LEAQ (R8)(AX*4), R8")
 }
 
 func main() {
