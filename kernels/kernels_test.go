@@ -418,6 +418,11 @@ func TestShapePanics(t *testing.T) {
 			"matmul q8 cols": func() {
 				v.k.MatMul(make([]float32, 1), make([]float32, 16), 1, make([]byte, 17), ir.Q8_0, 1, 16)
 			},
+			"matmuls packed q4": func() {
+				v.k.(interface {
+					MatMuls(x []float32, n, cols int, parts []MatMulPart)
+				}).MatMuls(make([]float32, 32), 1, 32, []MatMulPart{{Out: make([]float32, 4), W: make([]byte, 4*18), DType: ir.Q4_0, Rows: 4, Packed: true}})
+			},
 			"add broadcast": func() { v.k.Add(make([]float32, 4), make([]float32, 4), make([]float32, 3)) },
 			"rope odd head": func() { v.k.RoPE(make([]float32, 3), make([]float32, 3), 1, 3, []int32{0}, 3, 1e4) },
 		} {

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"sync"
 	"unsafe"
@@ -37,6 +38,9 @@ type MatMulPart struct {
 func (f *FastKernels) MatMuls(x []float32, n, cols int, parts []MatMulPart) {
 	for _, p := range parts {
 		checkMatMul(p.Out, x, n, p.W, p.DType, p.Rows, cols)
+		if p.Packed && packUnit(p.DType, cols) == 0 {
+			panic(fmt.Sprintf("kernels: MatMul weights of %v with %d columns are never packed", p.DType, cols))
+		}
 	}
 	f.matMuls(x, n, cols, parts)
 }
@@ -232,7 +236,7 @@ func (m *matmul) rowsSIMD(rc, nq int) {
 func (m *matmul) rowsPacked(rc, nq int) {
 	w, cols, rows := m.wptr(rc), m.cols, m.rows
 	t := 0
-	if m.dt.Quantized() {
+	if m.dt == ir.Q8_0 {
 		nb := cols / ir.QBlock
 		for ; t+2 <= m.n; t += 2 {
 			q8RowsP2(w, &m.qx[t*cols], &m.qx[(t+1)*cols], &m.dx[t*nb], &m.dx[(t+1)*nb], nb, nq,
