@@ -78,7 +78,7 @@ func benchMatMul(b *testing.B, n int, shapes []mmShape) {
 	for _, dt := range allWeightTypes {
 		for _, s := range shapes {
 			benchMatMulOne(b, n, dt, s, false)
-			if dt != ir.Q4_0 {
+			if packUnit(dt, s.cols) != 0 {
 				benchMatMulOne(b, n, dt, s, true)
 			}
 		}
